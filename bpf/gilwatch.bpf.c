@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0
+/* gilwatch BPF side: GC collections, frame-collection calls, contended GIL
+ * waits and thread lifecycle of the watched CPython processes.
+ *
+ * Default probes fire only on rare or slow paths: a GIL wait is seen at
+ * pthread_cond_timedwait() on the GIL's own condvar, which take_gil() calls
+ * only when the GIL is held by someone else. Per-handoff tracing (a uretprobe
+ * on take_gil, a uprobe on drop_gil) is --deep only: it fires on every GIL
+ * acquisition and costs ~1 us each (BRIEF 4).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "gilwatch.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Transient per-thread state between an entry and its exit probe. */
+struct thread_state {
+	__u64 gil_wait_start;
+	__u64 gil_hold_start;
+	__u64 gc_start;
+	__u64 frames_start;
+	__u32 gc_generation;
+	__u32 frames_api;
+	__u32 in_gil_cond_wait;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GW_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct gw_proc_cfg);
+} proc_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GW_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct gw_proc_stats);
+} proc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GW_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct gw_thread_stats);
+} thread_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GW_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} thread_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+__u64 dropped_events = 0;
+
+static __always_inline __u32 hist_slot(__u64 v)
+{
+	__u32 slot = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		slot += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		slot += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		slot += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		slot += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		slot += 2;
+	}
+	if (v >> 1)
+		slot += 1;
+	return slot < GW_HIST_SLOTS ? slot : GW_HIST_SLOTS - 1;
+}
+
+static __always_inline void *lookup_or_init(void *map, __u32 *key, void *zero)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+
+	if (val)
+		return val;
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline struct thread_state *thread_state_get(__u32 tid)
+{
+	struct thread_state zero = {};
+
+	return lookup_or_init(&thread_state, &tid, &zero);
+}
+
+static __always_inline struct gw_thread_stats *thread_stats_get(__u32 pid,
+								__u32 tid)
+{
+	struct gw_thread_stats zero = { .pid = pid };
+
+	return lookup_or_init(&thread_stats, &tid, &zero);
+}
+
+/* User space creates the entry when it starts watching the process: the
+ * value is too large for the BPF stack.
+ */
+static __always_inline struct gw_proc_stats *proc_stats_get(__u32 pid)
+{
+	return bpf_map_lookup_elem(&proc_stats, &pid);
+}
+
+static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg,
+				 __u64 now, __u64 duration)
+{
+	struct gw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&dropped_events, 1);
+		return;
+	}
+	e->type = type;
+	e->pid = pid;
+	e->tid = tid;
+	e->arg = arg;
+	e->time_ns = now;
+	e->duration_ns = duration;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---- GC: gc_collect_main() entry/return, or USDT gc__start/gc__done ---- */
+
+static __always_inline int gc_begin(int generation)
+{
+	struct thread_state *ts = thread_state_get((__u32)bpf_get_current_pid_tgid());
+
+	if (!ts)
+		return 0;
+	ts->gc_start = bpf_ktime_get_ns();
+	ts->gc_generation = generation;
+	return 0;
+}
+
+static __always_inline int gc_end(void)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), dur;
+	__u32 pid = id >> 32, tid = (__u32)id, gen;
+	struct gw_proc_stats *ps;
+	struct thread_state *ts;
+
+	ts = bpf_map_lookup_elem(&thread_state, &tid);
+	if (!ts || !ts->gc_start)
+		return 0;
+	dur = now - ts->gc_start;
+	gen = ts->gc_generation;
+	ts->gc_start = 0;
+	if (gen >= GW_GC_GENERATIONS)
+		gen = GW_GC_GENERATIONS - 1;
+	ps = proc_stats_get(pid);
+	if (ps) {
+		/* Collections are serialized by the GIL: plain updates suffice. */
+		ps->gc_count[gen]++;
+		ps->gc_total_ns[gen] += dur;
+		if (dur > ps->gc_max_ns[gen])
+			ps->gc_max_ns[gen] = dur;
+		ps->gc_hist[hist_slot(dur)]++;
+	}
+	emit(GW_EV_GC, pid, tid, gen, now, dur);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_gc_enter, void *tstate, int generation)
+{
+	return gc_begin(generation);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_gc_exit)
+{
+	return gc_end();
+}
+
+SEC("usdt")
+int BPF_USDT(gw_gc_start_usdt, int generation)
+{
+	return gc_begin(generation);
+}
+
+SEC("usdt")
+int BPF_USDT(gw_gc_done_usdt)
+{
+	return gc_end();
+}
+
+/* ---- sys._current_frames() / sys._current_exceptions() ---- */
+
+static __always_inline int frames_begin(__u32 api)
+{
+	struct thread_state *ts = thread_state_get((__u32)bpf_get_current_pid_tgid());
+
+	if (!ts)
+		return 0;
+	ts->frames_start = bpf_ktime_get_ns();
+	ts->frames_api = api;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_frames_enter)
+{
+	return frames_begin(GW_API_CURRENT_FRAMES);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_excs_enter)
+{
+	return frames_begin(GW_API_CURRENT_EXCEPTIONS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_frames_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), dur;
+	__u32 pid = id >> 32, tid = (__u32)id, api;
+	struct gw_thread_stats *tst;
+	struct gw_proc_stats *ps;
+	struct thread_state *ts;
+
+	ts = bpf_map_lookup_elem(&thread_state, &tid);
+	if (!ts || !ts->frames_start)
+		return 0;
+	dur = now - ts->frames_start;
+	api = ts->frames_api & 1;
+	ts->frames_start = 0;
+	ps = proc_stats_get(pid);
+	if (ps) {
+		__sync_fetch_and_add(&ps->frames_calls[api], 1);
+		__sync_fetch_and_add(&ps->frames_total_ns[api], dur);
+		if (dur > ps->frames_max_ns[api])
+			ps->frames_max_ns[api] = dur;
+	}
+	tst = thread_stats_get(pid, tid);
+	if (tst)
+		tst->frames_calls++;
+	emit(GW_EV_FRAMES, pid, tid, api, now, dur);
+	return 0;
+}
+
+/* ---- Contended GIL waits: pthread_cond_timedwait(&gil->cond, ...) ---- */
+
+SEC("uprobe")
+int BPF_KPROBE(gw_cond_enter, void *cond)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32;
+	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+	struct thread_state *ts;
+
+	if (!cfg || (__u64)cond != cfg->gil_cond)
+		return 0;
+	ts = thread_state_get((__u32)id);
+	if (!ts)
+		return 0;
+	/* take_gil() waits in 5 ms slices: the first slice starts the wait. */
+	if (!ts->gil_wait_start)
+		ts->gil_wait_start = bpf_ktime_get_ns();
+	ts->in_gil_cond_wait = 1;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_cond_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now, dur;
+	__u32 pid = id >> 32, tid = (__u32)id;
+	struct gw_thread_stats *tst;
+	struct gw_proc_stats *ps;
+	struct thread_state *ts;
+	struct gw_proc_cfg *cfg;
+	int locked = 1;
+
+	ts = bpf_map_lookup_elem(&thread_state, &tid);
+	if (!ts || !ts->in_gil_cond_wait)
+		return 0;
+	ts->in_gil_cond_wait = 0;
+	cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+	if (!cfg)
+		return 0;
+	/* We hold gil->mutex here and `locked` only changes under it: if it
+	 * is clear, take_gil() leaves its loop and this thread owns the GIL.
+	 */
+	if (bpf_probe_read_user(&locked, sizeof(locked), (void *)cfg->gil_locked) ||
+	    locked)
+		return 0;
+	now = bpf_ktime_get_ns();
+	dur = now - ts->gil_wait_start;
+	ts->gil_wait_start = 0;
+	tst = thread_stats_get(pid, tid);
+	if (tst) {
+		tst->gil_wait_ns += dur;
+		tst->gil_waits++;
+		if (dur > tst->gil_wait_max_ns)
+			tst->gil_wait_max_ns = dur;
+	}
+	ps = proc_stats_get(pid);
+	if (ps)
+		__sync_fetch_and_add(&ps->gil_wait_hist[hist_slot(dur)], 1);
+	return 0;
+}
+
+/* ---- --deep: every GIL acquisition and release ---- */
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_take_gil_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	struct thread_state *ts = thread_state_get(tid);
+	struct gw_thread_stats *tst;
+	struct gw_proc_stats *ps;
+
+	if (!ts)
+		return 0;
+	ts->gil_hold_start = bpf_ktime_get_ns();
+	tst = thread_stats_get(pid, tid);
+	if (tst)
+		tst->gil_acquires++;
+	/* Only the GIL holder runs here, so the pair below cannot race. */
+	ps = proc_stats_get(pid);
+	if (ps && ps->gil_last_tid != tid) {
+		ps->gil_last_tid = tid;
+		ps->gil_handoffs++;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_drop_gil_enter)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	struct thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+	struct gw_thread_stats *tst;
+
+	if (!ts || !ts->gil_hold_start)
+		return 0;
+	tst = thread_stats_get(pid, tid);
+	if (tst)
+		tst->gil_hold_ns += bpf_ktime_get_ns() - ts->gil_hold_start;
+	ts->gil_hold_start = 0;
+	return 0;
+}
+
+/* ---- Thread lifecycle of watched processes ---- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(gw_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 pid = BPF_CORE_READ(parent, tgid);
+	struct gw_proc_stats *ps;
+
+	/* A new process (not a thread) is left to the fork-following work. */
+	if (BPF_CORE_READ(child, tgid) != pid ||
+	    !bpf_map_lookup_elem(&proc_cfg, &pid))
+		return 0;
+	ps = proc_stats_get(pid);
+	if (ps)
+		__sync_fetch_and_add(&ps->threads_started, 1);
+	emit(GW_EV_THREAD_START, pid, BPF_CORE_READ(child, pid), 0,
+	     bpf_ktime_get_ns(), 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(gw_exit, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	struct gw_thread_stats *tst;
+	struct gw_proc_stats *ps;
+
+	if (!bpf_map_lookup_elem(&proc_cfg, &pid))
+		return 0;
+	bpf_map_delete_elem(&thread_state, &tid);
+	tst = bpf_map_lookup_elem(&thread_stats, &tid);
+	if (tst)
+		tst->ended = 1;
+	/* signal->live drops to zero for the last thread of the group. */
+	if (BPF_CORE_READ(task, signal, live.counter) == 0) {
+		emit(GW_EV_PROC_EXIT, pid, tid, 0, bpf_ktime_get_ns(), 0);
+		return 0;
+	}
+	ps = proc_stats_get(pid);
+	if (ps)
+		__sync_fetch_and_add(&ps->threads_ended, 1);
+	emit(GW_EV_THREAD_END, pid, tid, 0, bpf_ktime_get_ns(), 0);
+	return 0;
+}

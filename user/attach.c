@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "attach.h"
+#include "gilwatch.h"
+#include "gilwatch.skel.h"
+#include "proc.h"
+
+static int add_link(struct gw_attachment *a, struct bpf_link *link)
+{
+	int err = -errno;
+
+	if (!link)
+		return err ? err : -EINVAL;
+	if (a->nlinks == GW_MAX_LINKS) {
+		bpf_link__destroy(link);
+		return -E2BIG;
+	}
+	a->links[a->nlinks++] = link;
+	return 0;
+}
+
+static int attach_uprobe(struct gw_attachment *a, struct bpf_program *prog, pid_t pid,
+			 const char *file, uint64_t offset, bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+
+	return add_link(a, bpf_program__attach_uprobe_opts(prog, pid, file, offset, &opts));
+}
+
+/* Entry and (optionally) return probe on one symbol of the target. */
+static int attach_function(struct gw_attachment *a, const struct gw_target *t, int probe,
+			   const char *file, struct bpf_program *enter, struct bpf_program *exit)
+{
+	const struct elf_symbol *sym = &t->sym[probe];
+	int err = 0;
+
+	if (enter)
+		err = attach_uprobe(a, enter, t->pid, file, sym->file_offset, false);
+	if (!err && exit)
+		err = attach_uprobe(a, exit, t->pid, file, sym->file_offset, true);
+	if (!err)
+		a->method[probe] = probe == PY_PROBE_GIL_WAIT     ? "libc"
+				   : sym->source == ELF_SYM_SYMTAB ? "symtab"
+								   : "dynsym";
+	return err;
+}
+
+static int attach_gc_usdt(struct gilwatch_bpf *skel, struct gw_attachment *a,
+			  const struct gw_target *t)
+{
+	const struct python_probe_spec *gc = &python_probes[PY_PROBE_GC];
+	int err;
+
+	err = add_link(a, bpf_program__attach_usdt(skel->progs.gw_gc_start_usdt, t->pid,
+						   t->python_file, "python", gc->usdt_start, NULL));
+	if (!err)
+		err = add_link(a, bpf_program__attach_usdt(skel->progs.gw_gc_done_usdt, t->pid,
+							   t->python_file, "python", gc->usdt_done,
+							   NULL));
+	if (!err)
+		a->method[PY_PROBE_GC] = "usdt";
+	return err;
+}
+
+static void note_missing(const struct gw_target *t, struct gw_attachment *a, int probe,
+			 int stripped)
+{
+	const char *what = python_probes[probe].symbol;
+
+	if (probe == PY_PROBE_GIL_WAIT)
+		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s",
+			 t->sym_err[probe] == -EADDRNOTAVAIL ? "GIL state not found in _PyRuntime"
+							     : "pthread_cond_timedwait not in libc");
+	else
+		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s not found%s", what,
+			 stripped ? " (stripped)" : "");
+}
+
+static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t)
+{
+	struct gw_proc_cfg cfg = {};
+	struct gw_proc_stats zero = {};
+	__u32 pid = t->pid;
+	int err;
+
+	if (t->gil) {
+		cfg.gil_cond = t->gil + t->build.layout.gil_cond;
+		cfg.gil_locked = t->gil + t->build.layout.gil_locked;
+	}
+	err = bpf_map__update_elem(skel->maps.proc_stats, &pid, sizeof(pid), &zero, sizeof(zero),
+				   BPF_ANY);
+	if (!err)
+		err = bpf_map__update_elem(skel->maps.proc_cfg, &pid, sizeof(pid), &cfg,
+					   sizeof(cfg), BPF_ANY);
+	return err;
+}
+
+int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
+		   const struct attach_opts *opts, struct gw_attachment *a)
+{
+	struct elf_file ef;
+	int err, probe, stripped = 0;
+	struct {
+		int probe;
+		struct bpf_program *enter, *exit;
+	} plan[] = {
+		{ PY_PROBE_GC, skel->progs.gw_gc_enter, skel->progs.gw_gc_exit },
+		{ PY_PROBE_FRAMES, skel->progs.gw_frames_enter, skel->progs.gw_frames_exit },
+		{ PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit },
+		{ PY_PROBE_GIL_WAIT, skel->progs.gw_cond_enter, skel->progs.gw_cond_exit },
+		{ PY_PROBE_TAKE_GIL, NULL, skel->progs.gw_take_gil_exit },
+		{ PY_PROBE_DROP_GIL, skel->progs.gw_drop_gil_enter, NULL },
+	};
+	size_t i;
+
+	memset(a, 0, sizeof(*a));
+	if (!elf_file__open(&ef, t->python_file)) {
+		stripped = !elf_file__has_section(&ef, ".symtab");
+		elf_file__close(&ef);
+	}
+	err = register_target(skel, t);
+	if (err)
+		goto fail;
+	for (i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+		probe = plan[i].probe;
+		if (python_probes[probe].deep && !opts->deep)
+			continue;
+		if (!t->sym_err[probe])
+			err = attach_function(a, t,
+					      probe, probe == PY_PROBE_GIL_WAIT ? t->libc_file
+										: t->python_file,
+					      plan[i].enter, plan[i].exit);
+		else if (probe == PY_PROBE_GC && t->gc_usdt)
+			err = attach_gc_usdt(skel, a, t);
+		else
+			note_missing(t, a, probe, stripped);
+		if (err)
+			goto fail;
+	}
+	return 0;
+fail:
+	attach__detach(skel, t, a);
+	return proc__alive(t->pid) ? err : -ESRCH;
+}
+
+void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a)
+{
+	__u32 pid = t->pid;
+
+	while (a->nlinks > 0)
+		bpf_link__destroy(a->links[--a->nlinks]);
+	bpf_map__delete_elem(skel->maps.proc_cfg, &pid, sizeof(pid), 0);
+	bpf_map__delete_elem(skel->maps.proc_stats, &pid, sizeof(pid), 0);
+}
+
+void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_t len)
+{
+	size_t used = 0;
+	int probe;
+
+	buf[0] = '\0';
+	for (probe = 0; probe < PY_PROBE_COUNT && used < len; probe++) {
+		const char *name = python_probes[probe].name;
+
+		if (python_probes[probe].deep && !deep)
+			continue;
+		if (a->method[probe])
+			used += snprintf(buf + used, len - used, "%s%s via %s", used ? ", " : "",
+					 name, a->method[probe]);
+		else
+			used += snprintf(buf + used, len - used, "%s%s unavailable: %s",
+					 used ? ", " : "", name, a->reason[probe]);
+	}
+}

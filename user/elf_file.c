@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elf_file.h"
+
+int elf_file__open(struct elf_file *ef, const char *path)
+{
+	ef->elf = NULL;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ef->fd < 0)
+		return -errno;
+	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
+	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF || gelf_getclass(ef->elf) != ELFCLASS64) {
+		elf_file__close(ef);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+void elf_file__close(struct elf_file *ef)
+{
+	if (ef->elf)
+		elf_end(ef->elf);
+	if (ef->fd >= 0)
+		close(ef->fd);
+	ef->elf = NULL;
+	ef->fd = -1;
+}
+
+static Elf_Scn *find_section_by_type(struct elf_file *ef, Elf64_Word type, GElf_Shdr *shdr)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		if (gelf_getshdr(scn, shdr) && shdr->sh_type == type)
+			return scn;
+	}
+	return NULL;
+}
+
+static int find_in_symtab(struct elf_file *ef, Elf64_Word type, const char *name,
+			  struct elf_symbol *out)
+{
+	Elf_Data *data, *versyms = NULL;
+	GElf_Shdr shdr, vshdr;
+	Elf_Scn *scn;
+	size_t i, n;
+
+	scn = find_section_by_type(ef, type, &shdr);
+	if (!scn || !shdr.sh_entsize)
+		return -ENOENT;
+	data = elf_getdata(scn, NULL);
+	if (!data)
+		return -ENOENT;
+	if (type == SHT_DYNSYM) {
+		Elf_Scn *vscn = find_section_by_type(ef, SHT_GNU_versym, &vshdr);
+
+		if (vscn)
+			versyms = elf_getdata(vscn, NULL);
+	}
+	n = shdr.sh_size / shdr.sh_entsize;
+	for (i = 0; i < n; i++) {
+		const char *sname;
+		GElf_Versym vs;
+		GElf_Sym sym;
+
+		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			continue;
+		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC && GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
+			continue;
+		sname = elf_strptr(ef->elf, shdr.sh_link, sym.st_name);
+		if (!sname || strcmp(sname, name))
+			continue;
+		/* pthread_cond_timedwait@GLIBC_2.2.5 is the old ABI: skip hidden versions. */
+		if (versyms && gelf_getversym(versyms, i, &vs) && (vs & 0x8000))
+			continue;
+		out->vaddr = sym.st_value;
+		out->size = sym.st_size;
+		out->source = type == SHT_SYMTAB ? ELF_SYM_SYMTAB : ELF_SYM_DYNSYM;
+		return elf_file__vaddr_to_offset(ef, out->vaddr, &out->file_offset);
+	}
+	return -ENOENT;
+}
+
+int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_symbol *sym)
+{
+	if (!find_in_symtab(ef, SHT_SYMTAB, name, sym))
+		return 0;
+	return find_in_symtab(ef, SHT_DYNSYM, name, sym);
+}
+
+int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *offset)
+{
+	size_t i, n;
+
+	if (elf_getphdrnum(ef->elf, &n))
+		return -ENOEXEC;
+	for (i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(ef->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_memsz) {
+			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+			return 0;
+		}
+	}
+	return -ERANGE;
+}
+
+int elf_file__read(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len)
+{
+	size_t i, n, fsize;
+	char *image;
+
+	image = elf_rawfile(ef->elf, &fsize);
+	if (!image || elf_getphdrnum(ef->elf, &n))
+		return -ENOEXEC;
+	for (i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		uint64_t off;
+
+		if (!gelf_getphdr(ef->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr < ph.p_vaddr || vaddr - ph.p_vaddr >= ph.p_filesz ||
+		    len > ph.p_filesz - (vaddr - ph.p_vaddr))
+			continue;
+		off = vaddr - ph.p_vaddr + ph.p_offset;
+		if (off > fsize || len > fsize - off)
+			return -ERANGE;
+		memcpy(buf, image + off, len);
+		return 0;
+	}
+	return -ERANGE;
+}
+
+int elf_file__load_bias(struct elf_file *ef, uint64_t map_start, uint64_t map_pgoff,
+			uint64_t *bias)
+{
+	size_t i, n;
+
+	if (elf_getphdrnum(ef->elf, &n))
+		return -ENOEXEC;
+	for (i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		uint64_t seg_off, seg_vaddr;
+
+		if (!gelf_getphdr(ef->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		seg_off = ph.p_offset & ~(uint64_t)(ph.p_align ? ph.p_align - 1 : 0);
+		if (map_pgoff < seg_off || map_pgoff >= ph.p_offset + ph.p_filesz)
+			continue;
+		seg_vaddr = ph.p_vaddr - (ph.p_offset - seg_off);
+		*bias = map_start - (seg_vaddr + (map_pgoff - seg_off));
+		return 0;
+	}
+	return -ERANGE;
+}
+
+static Elf_Scn *find_section_by_name(struct elf_file *ef, const char *name, GElf_Shdr *shdr)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(ef->elf, &shstrndx))
+		return NULL;
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		const char *sname;
+
+		if (!gelf_getshdr(scn, shdr))
+			continue;
+		sname = elf_strptr(ef->elf, shstrndx, shdr->sh_name);
+		if (sname && !strcmp(sname, name))
+			return scn;
+	}
+	return NULL;
+}
+
+bool elf_file__has_section(struct elf_file *ef, const char *name)
+{
+	GElf_Shdr shdr;
+
+	return find_section_by_name(ef, name, &shdr) != NULL;
+}
+
+int elf_file__section(struct elf_file *ef, const char *name, const char **data, size_t *len)
+{
+	size_t fsize;
+	GElf_Shdr shdr;
+	char *image;
+
+	image = elf_rawfile(ef->elf, &fsize);
+	if (!image || !find_section_by_name(ef, name, &shdr) || shdr.sh_type == SHT_NOBITS)
+		return -ENOENT;
+	if (shdr.sh_offset > fsize || shdr.sh_size > fsize - shdr.sh_offset)
+		return -ERANGE;
+	*data = image + shdr.sh_offset;
+	*len = shdr.sh_size;
+	return 0;
+}
+
+/* Calls fn for each note of the given type until it returns non-zero. */
+static int for_each_note(struct elf_file *ef, Elf64_Word ntype,
+			 int (*fn)(const char *desc, size_t len, void *ctx), void *ctx)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		GElf_Shdr shdr;
+		GElf_Nhdr nhdr;
+		size_t off = 0, name_off, desc_off;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		while ((off = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
+			if (nhdr.n_type != ntype)
+				continue;
+			if (fn((const char *)data->d_buf + desc_off, nhdr.n_descsz, ctx))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+struct hex_ctx {
+	char *hex;
+	size_t len;
+};
+
+static int build_id_note(const char *desc, size_t len, void *ctx)
+{
+	struct hex_ctx *h = ctx;
+	size_t i;
+
+	for (i = 0; i < len && 2 * i + 2 < h->len; i++)
+		snprintf(h->hex + 2 * i, 3, "%02x", (unsigned char)desc[i]);
+	return 1;
+}
+
+int elf_file__build_id(struct elf_file *ef, char *hex, size_t len)
+{
+	struct hex_ctx h = { hex, len };
+
+	if (!len)
+		return -EINVAL;
+	hex[0] = '\0';
+	return for_each_note(ef, NT_GNU_BUILD_ID, build_id_note, &h) ? 0 : -ENOENT;
+}
+
+struct usdt_ctx {
+	const char *provider, *name;
+};
+
+/* stapsdt note: pc, base, semaphore (3 x 8 bytes), then provider\0name\0args\0. */
+static int usdt_note(const char *desc, size_t len, void *ctx)
+{
+	struct usdt_ctx *u = ctx;
+	size_t plen = strlen(u->provider), nlen = strlen(u->name);
+
+	if (len < 24 + plen + nlen + 2)
+		return 0;
+	desc += 24;
+	return !memcmp(desc, u->provider, plen + 1) && !memcmp(desc + plen + 1, u->name, nlen + 1);
+}
+
+bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name)
+{
+	struct usdt_ctx u = { provider, name };
+
+	return for_each_note(ef, 3 /* NT_STAPSDT */, usdt_note, &u);
+}

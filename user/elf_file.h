@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* Symbol and data lookup in an ELF file on disk (libelf). */
+#ifndef GW_ELF_FILE_H
+#define GW_ELF_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libelf.h>
+
+enum elf_sym_source {
+	ELF_SYM_SYMTAB, /* .symtab: also local (static) functions */
+	ELF_SYM_DYNSYM, /* .dynsym: exported */
+};
+
+struct elf_symbol {
+	uint64_t vaddr;
+	uint64_t size;
+	uint64_t file_offset; /* what uprobes attach to */
+	enum elf_sym_source source;
+};
+
+struct elf_file {
+	int fd;
+	Elf *elf;
+};
+
+int elf_file__open(struct elf_file *ef, const char *path);
+void elf_file__close(struct elf_file *ef);
+/* .symtab first, then .dynsym; non-default symbol versions are skipped. */
+int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_symbol *sym);
+int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *offset);
+/* Copies initialized bytes at vaddr out of the file. */
+int elf_file__read(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len);
+/* Lowest PT_LOAD address minus its file offset: with a mapping's start and
+ * file offset it gives the load bias.
+ */
+int elf_file__load_bias(struct elf_file *ef, uint64_t map_start, uint64_t map_pgoff,
+			uint64_t *bias);
+bool elf_file__has_section(struct elf_file *ef, const char *name);
+/* Bytes of a section in the file (not copied); -ENOENT if absent. */
+int elf_file__section(struct elf_file *ef, const char *name, const char **data, size_t *len);
+/* Hex build-id from the NT_GNU_BUILD_ID note, "" if none. */
+int elf_file__build_id(struct elf_file *ef, char *hex, size_t len);
+/* Whether a USDT note provider:name exists (.note.stapsdt). */
+bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name);
+
+#endif

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+#include "cli.h"
+#include "exit_codes.h"
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	int code = cli__parse(argc, argv, &cli);
+
+	if (code)
+		return code;
+	switch (cli.command) {
+	case CLI_WATCH:
+		return watch__run(&cli.watch);
+	}
+	return GW_EXIT_ERROR;
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "proc.h"
+
+int proc__parse_mapping(const char *line, struct proc_mapping *m)
+{
+	int path_at = 0;
+
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %*s %*u %n", &m->start, &m->end,
+		   m->perms, &m->pgoff, &path_at) < 4 ||
+	    !path_at || line[path_at] != '/')
+		return -EINVAL;
+	snprintf(m->path, sizeof(m->path), "%s", line + path_at);
+	m->path[strcspn(m->path, "\n")] = '\0';
+	/* Replaced or unlinked files cannot be probed by path. */
+	if (strstr(m->path, " (deleted)"))
+		return -EINVAL;
+	return 0;
+}
+
+int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, void *ctx),
+			   void *ctx)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		struct proc_mapping m;
+
+		if (proc__parse_mapping(line, &m))
+			continue;
+		ret = fn(&m, ctx);
+		if (ret)
+			break;
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+bool proc__alive(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+int proc__comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, len, f))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return 0;
+}
+
+void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
+{
+	snprintf(out, len, "/proc/%d/root%s", pid, path);
+}
+
+int proc__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int proc__parse_pid(const char *arg, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v <= 0 || v > INT32_MAX)
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* What /proc and process_vm_readv tell about a process. */
+#ifndef GW_PROC_H
+#define GW_PROC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_mapping {
+	uint64_t start, end, pgoff;
+	char perms[5];
+	char path[PATH_MAX];
+};
+
+/* Calls fn for each file-backed mapping; stops when fn returns non-zero and
+ * returns that value. -errno if the maps cannot be read.
+ */
+int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, void *ctx),
+			   void *ctx);
+/* Parses one line of /proc/PID/maps; -EINVAL if it is not a file mapping. */
+int proc__parse_mapping(const char *line, struct proc_mapping *m);
+bool proc__alive(pid_t pid);
+/* Thread name (comm); tid == pid gives the process's. */
+int proc__comm(pid_t pid, pid_t tid, char *buf, size_t len);
+/* Path of a target's file as seen from here (through its root). */
+void proc__root_path(pid_t pid, const char *path, char *out, size_t len);
+int proc__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
+/* Parses a PID argument; -EINVAL unless it is a positive decimal number. */
+int proc__parse_pid(const char *arg, pid_t *pid);
+
+#endif

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "python_build.h"
+
+/* The probe plan, identical for 3.10-3.13 (docs/probes.md): what each probe
+ * hooks and how it falls back when a build lacks the symbol.
+ */
+const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
+	[PY_PROBE_GC] = { "gc", "gc_collect_main", "gc__start", "gc__done", 0 },
+	[PY_PROBE_FRAMES] = { "current_frames", "_PyThread_CurrentFrames", NULL, NULL, 0 },
+	[PY_PROBE_EXCEPTIONS] = { "current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL,
+				  0 },
+	/* In libc, not in the Python ELF: resolved by the target. */
+	[PY_PROBE_GIL_WAIT] = { "gil_wait", NULL, NULL, NULL, 0 },
+	[PY_PROBE_TAKE_GIL] = { "take_gil", "take_gil", NULL, NULL, 1 },
+	[PY_PROBE_DROP_GIL] = { "drop_gil", "drop_gil", NULL, NULL, 1 },
+};
+
+/* Measured with offsetof() against each version's internal headers. */
+static const struct python_layout layouts[] = {
+	{ .minor = 10,
+	  .runtime_gil = 352,
+	  .runtime_interp_head = 32,
+	  .gil_last_holder = 8,
+	  .gil_locked = 16,
+	  .gil_cond = 32,
+	  .tstate_thread_id = 176 },
+	{ .minor = 11,
+	  .runtime_gil = 360,
+	  .runtime_interp_head = 40,
+	  .gil_last_holder = 8,
+	  .gil_locked = 16,
+	  .gil_cond = 32,
+	  .tstate_thread_id = 152,
+	  .tstate_native_thread_id = 160 },
+	{ .minor = 12,
+	  .runtime_interp_head = 40,
+	  .interp_ceval_gil = 384,
+	  .gil_last_holder = 8,
+	  .gil_locked = 16,
+	  .gil_cond = 32,
+	  .tstate_thread_id = 136,
+	  .tstate_native_thread_id = 144 },
+	{ .minor = 13,
+	  .runtime_interp_head = 632,
+	  .interp_ceval_gil = 16,
+	  .gil_last_holder = 8,
+	  .gil_locked = 16,
+	  .gil_cond = 32,
+	  .tstate_thread_id = 152,
+	  .tstate_native_thread_id = 160 },
+};
+
+int python_version__from_filename(const char *path, unsigned *major, unsigned *minor)
+{
+	const char *base = strrchr(path, '/'), *p;
+
+	base = base ? base + 1 : path;
+	p = strstr(base, "python");
+	if (!p)
+		return -ENOENT;
+	p += strlen("python");
+	if (sscanf(p, "%u.%u", major, minor) != 2)
+		return -ENOENT;
+	return 0;
+}
+
+/* The PY_VERSION literal ("3.10.13") is often merged into the tail of a
+ * longer string (a path): accept "<major>.<minor>.<micro>\0" after a
+ * non-version character.
+ */
+static int micro_from_image(struct elf_file *ef, unsigned major, unsigned minor, unsigned *micro)
+{
+	char prefix[16];
+	const char *data, *p, *end;
+	size_t len, plen;
+
+	if (elf_file__section(ef, ".rodata", &data, &len))
+		return -ENOENT;
+	plen = snprintf(prefix, sizeof(prefix), "%u.%u.", major, minor);
+	end = data + len;
+	for (p = data; (p = memmem(p, end - p, prefix, plen)); p++) {
+		const char *q = p + plen;
+
+		if (p > data && (isdigit((unsigned char)p[-1]) || p[-1] == '.'))
+			continue;
+		if (q >= end || !isdigit((unsigned char)*q))
+			continue;
+		while (q < end && isdigit((unsigned char)*q))
+			q++;
+		if (q < end && *q == '\0') {
+			*micro = strtoul(p + plen, NULL, 10);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int python_build__detect(struct elf_file *ef, const char *path, struct python_build *b)
+{
+	struct elf_symbol sym;
+	uint32_t hex;
+
+	memset(b, 0, sizeof(*b));
+	elf_file__build_id(ef, b->build_id, sizeof(b->build_id));
+	if (!elf_file__find_symbol(ef, "Py_Version", &sym) &&
+	    !elf_file__read(ef, sym.vaddr, &hex, sizeof(hex))) {
+		b->major = hex >> 24;
+		b->minor = (hex >> 16) & 0xff;
+		b->micro = (hex >> 8) & 0xff;
+	} else {
+		if (python_version__from_filename(path, &b->major, &b->minor))
+			return -ENOENT;
+		if (micro_from_image(ef, b->major, b->minor, &b->micro))
+			snprintf(b->version, sizeof(b->version), "%u.%u", b->major, b->minor);
+	}
+	if (!b->version[0])
+		snprintf(b->version, sizeof(b->version), "%u.%u.%u", b->major, b->minor, b->micro);
+	return 0;
+}
+
+/* _Py_DebugOffsets as of 3.13.0, read as an array of uint64_t. */
+enum {
+	DBG_COOKIE = 0,
+	DBG_VERSION = 1,
+	DBG_FREE_THREADED = 2,
+	DBG_RUNTIME_INTERP_HEAD = 5,
+	DBG_INTERP_CEVAL_GIL = 14,
+	DBG_INTERP_GIL_LOCKED = 17,
+	DBG_INTERP_GIL_HOLDER = 18,
+	DBG_TSTATE_THREAD_ID = 24,
+	DBG_TSTATE_NATIVE_THREAD_ID = 25,
+	DBG_WORDS = 26,
+};
+
+int python_layout__from_debug_offsets(const void *raw, size_t len, struct python_layout *l)
+{
+	uint64_t w[DBG_WORDS];
+
+	if (len < sizeof(w))
+		return -EINVAL;
+	memcpy(w, raw, sizeof(w));
+	if (memcmp(&w[DBG_COOKIE], "xdebugpy", 8))
+		return -ENOENT;
+	if (((w[DBG_VERSION] >> 16) & 0xffff) != 0x030d)
+		return -EPROTONOSUPPORT; /* the layout of this table changes per minor */
+	if (w[DBG_FREE_THREADED])
+		return -EPROTONOSUPPORT;
+	l->minor = 13;
+	l->runtime_gil = 0;
+	l->runtime_interp_head = w[DBG_RUNTIME_INTERP_HEAD];
+	l->interp_ceval_gil = w[DBG_INTERP_CEVAL_GIL];
+	l->gil_locked = w[DBG_INTERP_GIL_LOCKED];
+	l->gil_last_holder = w[DBG_INTERP_GIL_HOLDER];
+	l->gil_cond = 32; /* not published; measured */
+	l->tstate_thread_id = w[DBG_TSTATE_THREAD_ID];
+	l->tstate_native_thread_id = w[DBG_TSTATE_NATIVE_THREAD_ID];
+	return 0;
+}
+
+int python_build__resolve_layout(struct elf_file *ef, struct python_build *b)
+{
+	struct elf_symbol runtime;
+	uint64_t raw[DBG_WORDS];
+	size_t i;
+
+	if (b->major != 3)
+		return -EPROTONOSUPPORT;
+	if (b->minor >= 13 && !elf_file__find_symbol(ef, "_PyRuntime", &runtime) &&
+	    !elf_file__read(ef, runtime.vaddr, raw, sizeof(raw))) {
+		int err = python_layout__from_debug_offsets(raw, sizeof(raw), &b->layout);
+
+		if (!err) {
+			b->layout_from_debug_offsets = 1;
+			return 0;
+		}
+		if (err == -EPROTONOSUPPORT)
+			return err;
+	}
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		if (layouts[i].minor == b->minor) {
+			b->layout = layouts[i];
+			return 0;
+		}
+	}
+	return -EPROTONOSUPPORT;
+}

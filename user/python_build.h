@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* The one place that maps a CPython build to what gilwatch probes in it and
+ * where the interpreter keeps its state (docs/probes.md).
+ */
+#ifndef GW_PYTHON_BUILD_H
+#define GW_PYTHON_BUILD_H
+
+#include <stdint.h>
+#include "elf_file.h"
+
+/* Struct offsets of one CPython minor version (x86-64, default build),
+ * measured with offsetof() against its internal headers; 3.13+ take them
+ * from _Py_DebugOffsets in the binary instead.
+ */
+struct python_layout {
+	unsigned minor;
+	uint64_t runtime_gil; /* _PyRuntime.ceval.gil, 0 if per interpreter */
+	uint64_t runtime_interp_head; /* _PyRuntime.interpreters.head */
+	uint64_t interp_ceval_gil; /* PyInterpreterState.ceval.gil (pointer) */
+	uint64_t gil_last_holder; /* in struct _gil_runtime_state */
+	uint64_t gil_locked;
+	uint64_t gil_cond;
+	uint64_t tstate_thread_id; /* pthread_t */
+	uint64_t tstate_native_thread_id; /* 0: absent (3.10) */
+};
+
+enum python_probe {
+	PY_PROBE_GC, /* gc_collect_main() or USDT gc__start/gc__done */
+	PY_PROBE_FRAMES, /* _PyThread_CurrentFrames() */
+	PY_PROBE_EXCEPTIONS, /* _PyThread_CurrentExceptions() */
+	PY_PROBE_GIL_WAIT, /* pthread_cond_timedwait() on the GIL's condvar */
+	PY_PROBE_TAKE_GIL, /* --deep */
+	PY_PROBE_DROP_GIL, /* --deep */
+	PY_PROBE_COUNT,
+};
+
+struct python_probe_spec {
+	const char *name; /* shown to users */
+	const char *symbol; /* in the Python ELF; NULL: see below */
+	const char *usdt_start, *usdt_done; /* provider "python", fallback */
+	int deep;
+};
+
+struct python_build {
+	unsigned major, minor, micro;
+	char version[16];
+	char build_id[41];
+	struct python_layout layout;
+	int layout_from_debug_offsets;
+};
+
+extern const struct python_probe_spec python_probes[PY_PROBE_COUNT];
+
+/* Version from Py_Version (3.11+), else from the file name and a version
+ * string in the image. -ENOENT if it cannot be told.
+ */
+int python_build__detect(struct elf_file *ef, const char *path, struct python_build *b);
+/* Fills b->layout; -EPROTONOSUPPORT for a version gilwatch does not know. */
+int python_build__resolve_layout(struct elf_file *ef, struct python_build *b);
+/* Parses _Py_DebugOffsets (3.13) from its raw bytes. */
+int python_layout__from_debug_offsets(const void *raw, size_t len, struct python_layout *l);
+/* Parses "python3.10", "libpython3.6m.so.1.0", ... */
+int python_version__from_filename(const char *path, unsigned *major, unsigned *minor);
+
+#endif

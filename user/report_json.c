@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+#include "json_writer.h"
+#include "report.h"
+
+static const char *const frames_api_names[GW_FRAMES_APIS] = { "current_frames",
+							      "current_exceptions" };
+
+static void begin(struct report *r, struct json_writer *w, const char *event, uint64_t time_ns)
+{
+	jw_init(w, r->out);
+	jw_object_begin(w, NULL);
+	jw_str(w, "event", event);
+	jw_u64(w, "pid", r->target->pid);
+	jw_u64(w, "time_ns", time_ns);
+}
+
+void report_json__attach(struct report *r, const struct gw_attachment *a)
+{
+	const struct gw_target *t = r->target;
+	struct json_writer w;
+	int probe;
+
+	begin(r, &w, "attach", report__now_ns(r));
+	jw_str(&w, "comm", t->comm);
+	jw_str(&w, "python_version", t->build.version);
+	jw_str(&w, "python_path", t->python_path);
+	jw_str(&w, "build_id", t->build.build_id);
+	jw_str(&w, "mode", r->deep ? "deep" : "default");
+	jw_object_begin(&w, "probes");
+	for (probe = 0; probe < PY_PROBE_COUNT; probe++) {
+		if (python_probes[probe].deep && !r->deep)
+			continue;
+		jw_object_begin(&w, python_probes[probe].name);
+		if (a->method[probe])
+			jw_str(&w, "method", a->method[probe]);
+		else
+			jw_str(&w, "unavailable", a->reason[probe]);
+		jw_object_end(&w);
+	}
+	jw_object_end(&w);
+	jw_line_end(&w);
+}
+
+void report_json__event(struct report *r, const struct gw_event *e)
+{
+	static const char *const names[] = {
+		[GW_EV_GC] = "gc",
+		[GW_EV_FRAMES] = "frames",
+		[GW_EV_THREAD_START] = "thread_start",
+		[GW_EV_THREAD_END] = "thread_end",
+		[GW_EV_PROC_EXIT] = "exit",
+	};
+	struct json_writer w;
+
+	if (e->type >= sizeof(names) / sizeof(names[0]) || !names[e->type])
+		return;
+	begin(r, &w, names[e->type], e->time_ns + r->realtime_offset_ns);
+	jw_u64(&w, "tid", e->tid);
+	switch (e->type) {
+	case GW_EV_GC:
+		jw_u64(&w, "generation", e->arg);
+		jw_u64(&w, "duration_ns", e->duration_ns);
+		break;
+	case GW_EV_FRAMES:
+		jw_str(&w, "api", frames_api_names[e->arg & 1]);
+		jw_u64(&w, "duration_ns", e->duration_ns);
+		break;
+	case GW_EV_THREAD_END:
+		jw_str(&w, "name", e->comm);
+		break;
+	}
+	jw_line_end(&w);
+}
+
+static void write_threads(struct report *r, struct json_writer *w, const struct proc_snapshot *s)
+{
+	size_t i;
+
+	jw_array_begin(w, "threads");
+	for (i = 0; i < s->nrows; i++) {
+		const struct thread_row *t = &s->rows[i];
+
+		jw_object_begin(w, NULL);
+		jw_u64(w, "tid", t->tid);
+		jw_str(w, "name", t->name);
+		jw_str(w, "state", t->stats.ended ? "ended" : "live");
+		jw_u64(w, "gil_wait_ns", t->stats.gil_wait_ns);
+		jw_u64(w, "gil_waits", t->stats.gil_waits);
+		jw_u64(w, "gil_wait_max_ns", t->stats.gil_wait_max_ns);
+		jw_double(w, "gil_share", snapshot__gil_share(s, t));
+		if (r->deep) {
+			jw_u64(w, "gil_hold_ns", t->stats.gil_hold_ns);
+			jw_u64(w, "gil_acquires", t->stats.gil_acquires);
+		}
+		jw_u64(w, "frames_calls", t->stats.frames_calls);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}
+
+static void write_hist(struct json_writer *w, const char *key, const __u64 *hist)
+{
+	int i;
+
+	/* Sparse: {"le_ns": upper bound, "count": n} for non-empty slots. */
+	jw_array_begin(w, key);
+	for (i = 0; i < GW_HIST_SLOTS; i++) {
+		if (!hist[i])
+			continue;
+		jw_object_begin(w, NULL);
+		jw_u64(w, "le_ns", 2ull << i);
+		jw_u64(w, "count", hist[i]);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}
+
+void report_json__stats(struct report *r, const struct proc_snapshot *s, double elapsed_s,
+			bool final)
+{
+	const struct gw_proc_stats *ps = &s->stats;
+	struct json_writer w;
+	int i;
+
+	begin(r, &w, final ? "summary" : "interval", report__now_ns(r));
+	jw_double(&w, "elapsed_s", elapsed_s);
+	write_threads(r, &w, s);
+	jw_array_begin(&w, "gc");
+	for (i = 0; i < GW_GC_GENERATIONS; i++) {
+		jw_object_begin(&w, NULL);
+		jw_u64(&w, "generation", i);
+		jw_u64(&w, "count", ps->gc_count[i]);
+		jw_u64(&w, "total_ns", ps->gc_total_ns[i]);
+		jw_u64(&w, "max_ns", ps->gc_max_ns[i]);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	write_hist(&w, "gc_pause_hist", ps->gc_hist);
+	write_hist(&w, "gil_wait_hist", ps->gil_wait_hist);
+	jw_object_begin(&w, "frames");
+	for (i = 0; i < GW_FRAMES_APIS; i++) {
+		jw_object_begin(&w, frames_api_names[i]);
+		jw_u64(&w, "calls", ps->frames_calls[i]);
+		jw_u64(&w, "total_ns", ps->frames_total_ns[i]);
+		jw_u64(&w, "max_ns", ps->frames_max_ns[i]);
+		jw_object_end(&w);
+	}
+	jw_object_end(&w);
+	jw_u64(&w, "threads_started", ps->threads_started);
+	jw_u64(&w, "threads_ended", ps->threads_ended);
+	jw_u64(&w, "gil_samples", s->gil_samples);
+	jw_u64(&w, "gil_held_samples", s->gil_held_samples);
+	if (r->deep)
+		jw_u64(&w, "gil_handoffs", ps->gil_handoffs);
+	jw_u64(&w, "events_dropped", s->events_dropped);
+	jw_u64(&w, "untracked_threads", s->untracked_threads);
+	jw_line_end(&w);
+}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#include "report.h"
+
+/* Human duration: "12.3ms", "1.20s", "850us". */
+static const char *fmt_ns(char *buf, size_t len, uint64_t ns)
+{
+	if (ns >= 1000000000ull)
+		snprintf(buf, len, "%.2fs", ns / 1e9);
+	else if (ns >= 1000000ull)
+		snprintf(buf, len, "%.1fms", ns / 1e6);
+	else if (ns >= 1000ull)
+		snprintf(buf, len, "%.0fus", ns / 1e3);
+	else
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+	return buf;
+}
+
+void report_text__event(struct report *r, const struct gw_event *e)
+{
+	char d[32];
+
+	/* Only the rare, telling events get a line; the rest is in the table. */
+	if (e->type == GW_EV_FRAMES)
+		fprintf(r->out, "  frames: tid %u %s %s\n", e->tid,
+			e->arg ? "sys._current_exceptions()" : "sys._current_frames()",
+			fmt_ns(d, sizeof(d), e->duration_ns));
+	else if (e->type == GW_EV_PROC_EXIT)
+		fprintf(r->out, "  pid %u exited\n", e->pid);
+}
+
+static void print_threads(struct report *r, const struct proc_snapshot *s)
+{
+	char wait[32], max[32], held[32];
+	size_t i;
+
+	fprintf(r->out, "  %-8s %-16s %10s %8s %10s %9s%s %7s\n", "TID", "NAME", "GIL-WAIT",
+		"WAITS", "MAX-WAIT", "GIL-SHARE", r->deep ? "   GIL-HELD" : "", "FRAMES");
+	for (i = 0; i < s->nrows; i++) {
+		const struct thread_row *t = &s->rows[i];
+
+		if (r->deep)
+			fmt_ns(held, sizeof(held), t->stats.gil_hold_ns);
+		fprintf(r->out, "  %-8u %-16s %10s %8llu %10s %8.1f%%%s%s %7llu%s\n", t->tid,
+			t->name, fmt_ns(wait, sizeof(wait), t->stats.gil_wait_ns),
+			(unsigned long long)t->stats.gil_waits,
+			fmt_ns(max, sizeof(max), t->stats.gil_wait_max_ns),
+			100.0 * snapshot__gil_share(s, t), r->deep ? "  " : "",
+			r->deep ? held : "", (unsigned long long)t->stats.frames_calls,
+			t->stats.ended ? "  (ended)" : "");
+	}
+}
+
+void report_text__stats(struct report *r, const struct proc_snapshot *s, double elapsed_s,
+			bool final)
+{
+	const struct gw_proc_stats *ps = &s->stats;
+	const struct gw_target *t = r->target;
+	char a[32], b[32];
+	int i;
+
+	fprintf(r->out, "\n%s pid %d (%s) python %s, %.1fs, GIL held in %.0f%% of %llu samples\n",
+		final ? "== summary:" : "--", t->pid, t->comm, t->build.version, elapsed_s,
+		s->gil_samples ? 100.0 * s->gil_held_samples / s->gil_samples : 0.0,
+		(unsigned long long)s->gil_samples);
+	print_threads(r, s);
+	fprintf(r->out, "  GC      ");
+	for (i = 0; i < GW_GC_GENERATIONS; i++)
+		fprintf(r->out, " gen%d: %llu (total %s, max %s)", i,
+			(unsigned long long)ps->gc_count[i], fmt_ns(a, sizeof(a), ps->gc_total_ns[i]),
+			fmt_ns(b, sizeof(b), ps->gc_max_ns[i]));
+	fprintf(r->out, "\n  FRAMES   _current_frames: %llu (max %s), _current_exceptions: %llu "
+			"(max %s)\n",
+		(unsigned long long)ps->frames_calls[GW_API_CURRENT_FRAMES],
+		fmt_ns(a, sizeof(a), ps->frames_max_ns[GW_API_CURRENT_FRAMES]),
+		(unsigned long long)ps->frames_calls[GW_API_CURRENT_EXCEPTIONS],
+		fmt_ns(b, sizeof(b), ps->frames_max_ns[GW_API_CURRENT_EXCEPTIONS]));
+	fprintf(r->out, "  THREADS  started %llu, ended %llu", (unsigned long long)ps->threads_started,
+		(unsigned long long)ps->threads_ended);
+	if (r->deep)
+		fprintf(r->out, ", GIL handoffs %llu", (unsigned long long)ps->gil_handoffs);
+	fprintf(r->out, "; events dropped %llu\n", (unsigned long long)s->events_dropped);
+	fflush(r->out);
+}

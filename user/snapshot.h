@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* User-space view of one watched process: the kernel-side aggregates read
+ * back from the BPF maps, plus the sampled GIL holder.
+ */
+#ifndef GW_SNAPSHOT_H
+#define GW_SNAPSHOT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "gilwatch.h"
+#include "target.h"
+
+#define GW_MAX_THREAD_ROWS 4096
+
+struct gilwatch_bpf;
+
+struct thread_row {
+	uint32_t tid;
+	char name[GW_COMM_LEN];
+	struct gw_thread_stats stats;
+	uint64_t holder_samples; /* GIL samples that found this thread holding it */
+};
+
+struct proc_snapshot {
+	pid_t pid;
+	struct gw_proc_stats stats;
+	struct thread_row rows[GW_MAX_THREAD_ROWS];
+	size_t nrows;
+	uint64_t untracked_threads; /* rows that did not fit */
+	uint64_t gil_samples, gil_held_samples;
+	uint64_t events_dropped;
+};
+
+void snapshot__init(struct proc_snapshot *s, pid_t pid);
+/* Finds or adds the row of a thread; NULL when the table is full. */
+struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid);
+/* Reads the process's aggregates and thread stats from the maps; entries of
+ * ended threads are removed from the kernel once copied.
+ */
+int snapshot__refresh(struct proc_snapshot *s, struct gilwatch_bpf *skel);
+/* One sample of who holds the GIL. */
+void snapshot__sample_gil(struct proc_snapshot *s, const struct gw_target *t);
+/* GIL share of a thread: fraction of samples in which it held the GIL. */
+double snapshot__gil_share(const struct proc_snapshot *s, const struct thread_row *r);
+
+#endif

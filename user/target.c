@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "proc.h"
+#include "target.h"
+
+struct find_ctx {
+	struct gw_target *t;
+	int found_python;
+};
+
+static int consider_mapping(const struct proc_mapping *m, void *arg)
+{
+	struct find_ctx *ctx = arg;
+	struct gw_target *t = ctx->t;
+	const char *base = strrchr(m->path, '/') + 1;
+	struct elf_symbol sym;
+	struct elf_file ef;
+	char file[PATH_MAX];
+	int is_libc;
+
+	/* One look per file: its first mapping has file offset 0. */
+	if (m->pgoff != 0)
+		return 0;
+	is_libc = !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5);
+	if (ctx->found_python && (!is_libc || t->libc_file[0]))
+		return 0;
+	proc__root_path(t->pid, m->path, file, sizeof(file));
+	if (elf_file__open(&ef, file))
+		return 0;
+	if (is_libc && !t->libc_file[0]) {
+		snprintf(t->libc_file, sizeof(t->libc_file), "%s", file);
+	} else if (!ctx->found_python && !elf_file__find_symbol(&ef, "Py_GetVersion", &sym) &&
+		   !elf_file__load_bias(&ef, m->start, m->pgoff, &t->python_bias)) {
+		ctx->found_python = 1;
+		snprintf(t->python_path, sizeof(t->python_path), "%s", m->path);
+		snprintf(t->python_file, sizeof(t->python_file), "%s", file);
+	}
+	elf_file__close(&ef);
+	return ctx->found_python && t->libc_file[0];
+}
+
+static void resolve_libc(struct gw_target *t)
+{
+	struct elf_symbol sym;
+	struct elf_file ef;
+	uint32_t desc[3];
+
+	t->sym_err[PY_PROBE_GIL_WAIT] = -ENOENT;
+	if (!t->libc_file[0] || elf_file__open(&ef, t->libc_file))
+		return;
+	t->sym_err[PY_PROBE_GIL_WAIT] =
+		elf_file__find_symbol(&ef, "pthread_cond_timedwait", &t->sym[PY_PROBE_GIL_WAIT]);
+	/* libthread_db's descriptor of struct pthread's tid: {bits, count, offset}. */
+	if (!elf_file__find_symbol(&ef, "_thread_db_pthread_tid", &sym) &&
+	    !elf_file__read(&ef, sym.vaddr, desc, sizeof(desc)))
+		t->pthread_tid_offset = desc[2];
+	elf_file__close(&ef);
+}
+
+/* The main interpreter's GIL: inside _PyRuntime up to 3.11, behind
+ * interp->ceval.gil from 3.12.
+ */
+static uint64_t resolve_gil(struct gw_target *t, uint64_t runtime)
+{
+	const struct python_layout *l = &t->build.layout;
+	uint64_t interp = 0, gil = 0;
+	int locked = -1;
+
+	if (l->runtime_gil) {
+		gil = runtime + l->runtime_gil;
+	} else if (proc__read_mem(t->pid, runtime + l->runtime_interp_head, &interp,
+				  sizeof(interp)) ||
+		   !interp ||
+		   proc__read_mem(t->pid, interp + l->interp_ceval_gil, &gil, sizeof(gil))) {
+		return 0;
+	}
+	/* A created GIL has locked == 0 or 1 (-1 before creation). */
+	if (!gil || proc__read_mem(t->pid, gil + l->gil_locked, &locked, sizeof(locked)) ||
+	    (locked != 0 && locked != 1))
+		return 0;
+	return gil;
+}
+
+int target__open(struct gw_target *t, pid_t pid)
+{
+	struct find_ctx ctx = { .t = t };
+	struct elf_symbol runtime;
+	struct elf_file ef;
+	int err, i;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	if (proc__comm(pid, pid, t->comm, sizeof(t->comm)))
+		return -ESRCH;
+	err = proc__for_each_mapping(pid, consider_mapping, &ctx);
+	if (err < 0)
+		return err == -ENOENT ? -ESRCH : err;
+	if (!ctx.found_python)
+		return -ENOEXEC;
+	err = elf_file__open(&ef, t->python_file);
+	if (err)
+		return err == -ENOENT ? -ESRCH : err;
+	err = python_build__detect(&ef, t->python_path, &t->build);
+	if (!err)
+		err = python_build__resolve_layout(&ef, &t->build);
+	if (err)
+		goto out;
+	for (i = 0; i < PY_PROBE_COUNT; i++) {
+		if (python_probes[i].symbol)
+			t->sym_err[i] = elf_file__find_symbol(&ef, python_probes[i].symbol,
+							      &t->sym[i]);
+	}
+	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
+	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime))
+		t->gil = resolve_gil(t, t->python_bias + runtime.vaddr);
+	resolve_libc(t);
+	if (!t->gil)
+		t->sym_err[PY_PROBE_GIL_WAIT] = -EADDRNOTAVAIL;
+out:
+	elf_file__close(&ef);
+	return err;
+}
+
+int target__gil_holder(const struct gw_target *t, pid_t *tid)
+{
+	const struct python_layout *l = &t->build.layout;
+	uint64_t tstate = 0, pthread = 0;
+	int locked = 0, native = 0, err;
+
+	*tid = 0;
+	if (!t->gil)
+		return -EADDRNOTAVAIL;
+	err = proc__read_mem(t->pid, t->gil + l->gil_locked, &locked, sizeof(locked));
+	if (err || !locked)
+		return err;
+	err = proc__read_mem(t->pid, t->gil + l->gil_last_holder, &tstate, sizeof(tstate));
+	if (err || !tstate)
+		return err;
+	if (l->tstate_native_thread_id) {
+		err = proc__read_mem(t->pid, tstate + l->tstate_native_thread_id, &native,
+				     sizeof(native));
+	} else if (t->pthread_tid_offset) {
+		err = proc__read_mem(t->pid, tstate + l->tstate_thread_id, &pthread,
+				     sizeof(pthread));
+		if (!err)
+			err = proc__read_mem(t->pid, pthread + t->pthread_tid_offset, &native,
+					     sizeof(native));
+	} else {
+		return -ENOTSUP;
+	}
+	if (!err)
+		*tid = native;
+	return err;
+}

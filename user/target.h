@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* A watched process: its CPython image, build, probe symbols and the runtime
+ * addresses of the interpreter state gilwatch reads.
+ */
+#ifndef GW_TARGET_H
+#define GW_TARGET_H
+
+#include <limits.h>
+#include <sys/types.h>
+#include "python_build.h"
+
+struct gw_target {
+	pid_t pid;
+	char comm[16];
+	char python_path[PATH_MAX]; /* as the target maps it */
+	char python_file[PATH_MAX]; /* the same, opened through /proc/PID/root */
+	uint64_t python_bias;
+	char libc_file[PATH_MAX];
+	struct python_build build;
+	/* Per probe: where it attaches, or why it cannot. */
+	struct elf_symbol sym[PY_PROBE_COUNT];
+	int sym_err[PY_PROBE_COUNT];
+	int gc_usdt; /* USDT python:gc__start/gc__done present */
+	uint64_t gil; /* runtime address of the main GIL's state, 0 if unknown */
+	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
+};
+
+/* -ESRCH: no such process; -ENOEXEC: not a CPython process;
+ * -EPROTONOSUPPORT: a CPython gilwatch does not support (build filled in).
+ */
+int target__open(struct gw_target *t, pid_t pid);
+/* Reads the GIL holder's thread id; 0 if the GIL is free or unknown. */
+int target__gil_holder(const struct gw_target *t, pid_t *tid);
+
+#endif

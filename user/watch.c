@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+
+#include "attach.h"
+#include "exit_codes.h"
+#include "gilwatch.skel.h"
+#include "log.h"
+#include "proc.h"
+#include "report.h"
+#include "snapshot.h"
+#include "watch.h"
+
+/* GIL holder samples per second (default mode's GIL share). */
+#define GIL_SAMPLE_MS 10
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+struct watch {
+	const struct watch_opts *opts;
+	struct gw_target target;
+	struct gilwatch_bpf *skel;
+	struct bpf_link *tp_links[2];
+	struct gw_attachment attachment;
+	struct ring_buffer *rb;
+	struct proc_snapshot *snap;
+	struct report report;
+	int target_exited;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t realtime_offset_ns(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct watch *w = ctx;
+	const struct gw_event *e = data;
+	struct thread_row *row;
+
+	if (len < sizeof(*e) || e->pid != (__u32)w->target.pid)
+		return 0;
+	if (e->type == GW_EV_THREAD_START || e->type == GW_EV_THREAD_END) {
+		row = snapshot__thread(w->snap, e->tid);
+		if (row && e->type == GW_EV_THREAD_END)
+			memcpy(row->name, e->comm, sizeof(row->name));
+	}
+	if (e->type == GW_EV_PROC_EXIT)
+		w->target_exited = 1;
+	report__event(&w->report, e);
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return gw_verbose ? vfprintf(stderr, fmt, args) : 0;
+}
+
+/* Maps target__open()'s errors to one line and an exit code. */
+static int explain_open_error(const struct gw_target *t, pid_t pid, int err)
+{
+	switch (err) {
+	case -ESRCH:
+		gw_err("no process with pid %d", pid);
+		return GW_EXIT_NO_PROCESS;
+	case -ENOEXEC:
+		gw_err("pid %d (%s) is not a CPython process", pid, t->comm);
+		return GW_EXIT_NOT_PYTHON;
+	case -EPROTONOSUPPORT:
+		gw_err("pid %d (%s): python %s (%s) is not supported; gilwatch supports "
+		       "CPython 3.10 to 3.13",
+		       pid, t->comm, t->build.version, t->python_path);
+		return GW_EXIT_UNSUPPORTED;
+	case -ENOENT:
+		gw_err("pid %d (%s): cannot tell the Python version of %s", pid, t->comm,
+		       t->python_path);
+		return GW_EXIT_UNSUPPORTED;
+	default:
+		gw_err("cannot inspect pid %d: %s", pid, strerror(-err));
+		return GW_EXIT_ERROR;
+	}
+}
+
+static int setup_bpf(struct watch *w)
+{
+	int err;
+
+	w->skel = gilwatch_bpf__open_and_load();
+	if (!w->skel) {
+		gw_err("cannot load BPF programs: %s (needs root or CAP_BPF and CAP_PERFMON, "
+		       "and a kernel with BTF)",
+		       strerror(errno));
+		return GW_EXIT_BPF;
+	}
+	w->tp_links[0] = bpf_program__attach(w->skel->progs.gw_fork);
+	w->tp_links[1] = bpf_program__attach(w->skel->progs.gw_exit);
+	if (!w->tp_links[0] || !w->tp_links[1]) {
+		gw_err("cannot attach sched tracepoints: %s", strerror(errno));
+		return GW_EXIT_BPF;
+	}
+	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), handle_event, w, NULL);
+	if (!w->rb) {
+		gw_err("cannot create ring buffer: %s", strerror(errno));
+		return GW_EXIT_BPF;
+	}
+	struct attach_opts aopts = { .sz = sizeof(aopts), .deep = w->opts->deep };
+
+	err = attach__target(w->skel, &w->target, &aopts, &w->attachment);
+	if (err == -ESRCH) {
+		gw_err("pid %d exited while gilwatch attached", w->target.pid);
+		return GW_EXIT_TARGET_EXITED;
+	}
+	if (err) {
+		gw_err("cannot attach to pid %d: %s", w->target.pid, strerror(-err));
+		return GW_EXIT_BPF;
+	}
+	return GW_EXIT_OK;
+}
+
+static void refresh(struct watch *w)
+{
+	/* The entry is gone only if the process was dropped; keep the last view. */
+	snapshot__refresh(w->snap, w->skel);
+}
+
+static void run_loop(struct watch *w)
+{
+	const struct watch_opts *o = w->opts;
+	double start = mono_s(), next_report = start + o->interval_s, now;
+
+	while (!stop_requested && !w->target_exited) {
+		int err = ring_buffer__poll(w->rb, GIL_SAMPLE_MS);
+
+		if (err < 0 && err != -EINTR)
+			break;
+		snapshot__sample_gil(w->snap, &w->target);
+		now = mono_s();
+		if (o->duration_s > 0 && now - start >= o->duration_s)
+			break;
+		if (!proc__alive(w->target.pid))
+			w->target_exited = 1;
+		if (now >= next_report && !w->target_exited) {
+			refresh(w);
+			report__stats(&w->report, w->snap, now - start, false);
+			next_report += o->interval_s;
+			if (next_report < now)
+				next_report = now + o->interval_s;
+		}
+	}
+	ring_buffer__consume(w->rb);
+	refresh(w);
+	report__stats(&w->report, w->snap, mono_s() - start, true);
+}
+
+static void teardown(struct watch *w)
+{
+	size_t i;
+
+	if (w->skel)
+		attach__detach(w->skel, &w->target, &w->attachment);
+	ring_buffer__free(w->rb);
+	for (i = 0; i < sizeof(w->tp_links) / sizeof(w->tp_links[0]); i++)
+		bpf_link__destroy(w->tp_links[i]);
+	gilwatch_bpf__destroy(w->skel);
+	free(w->snap);
+}
+
+int watch__run(const struct watch_opts *opts)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct watch w = { .opts = opts };
+	int err, code;
+
+	libbpf_set_print(libbpf_print);
+	err = target__open(&w.target, opts->pid);
+	if (err)
+		return explain_open_error(&w.target, opts->pid, err);
+	w.snap = calloc(1, sizeof(*w.snap));
+	if (!w.snap) {
+		gw_err("out of memory");
+		return GW_EXIT_ERROR;
+	}
+	snapshot__init(w.snap, opts->pid);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	code = setup_bpf(&w);
+	if (code == GW_EXIT_OK) {
+		w.report = (struct report){ .out = stdout,
+					    .json = opts->json,
+					    .deep = opts->deep,
+					    .realtime_offset_ns = realtime_offset_ns(),
+					    .target = &w.target };
+		report__attach(&w.report, &w.attachment);
+		run_loop(&w);
+	}
+	teardown(&w);
+	return code;
+}
