@@ -132,6 +132,7 @@ enum {
 	DBG_FREE_THREADED = 2,
 	DBG_RUNTIME_INTERP_HEAD = 5,
 	DBG_INTERP_CEVAL_GIL = 14,
+	DBG_INTERP_GIL_STATE = 15,
 	DBG_INTERP_GIL_LOCKED = 17,
 	DBG_INTERP_GIL_HOLDER = 18,
 	DBG_TSTATE_THREAD_ID = 24,
@@ -156,8 +157,12 @@ int python_layout__from_debug_offsets(const void *raw, size_t len, struct python
 	l->runtime_gil = 0;
 	l->runtime_interp_head = w[DBG_RUNTIME_INTERP_HEAD];
 	l->interp_ceval_gil = w[DBG_INTERP_CEVAL_GIL];
-	l->gil_locked = w[DBG_INTERP_GIL_LOCKED];
-	l->gil_last_holder = w[DBG_INTERP_GIL_HOLDER];
+	/* Published relative to the interpreter (its _gil member). */
+	if (w[DBG_INTERP_GIL_LOCKED] < w[DBG_INTERP_GIL_STATE] ||
+	    w[DBG_INTERP_GIL_HOLDER] < w[DBG_INTERP_GIL_STATE])
+		return -EINVAL;
+	l->gil_locked = w[DBG_INTERP_GIL_LOCKED] - w[DBG_INTERP_GIL_STATE];
+	l->gil_last_holder = w[DBG_INTERP_GIL_HOLDER] - w[DBG_INTERP_GIL_STATE];
 	l->gil_cond = 32; /* not published; measured */
 	l->tstate_thread_id = w[DBG_TSTATE_THREAD_ID];
 	l->tstate_native_thread_id = w[DBG_TSTATE_NATIVE_THREAD_ID];

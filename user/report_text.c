@@ -40,12 +40,12 @@ static void print_threads(struct report *r, const struct proc_snapshot *s)
 
 		if (r->deep)
 			fmt_ns(held, sizeof(held), t->stats.gil_hold_ns);
-		fprintf(r->out, "  %-8u %-16s %10s %8llu %10s %8.1f%%%s%s %7llu%s\n", t->tid,
+		fprintf(r->out, "  %-8u %-16s %10s %8llu %10s %8.1f%%%s%*s %7llu%s\n", t->tid,
 			t->name, fmt_ns(wait, sizeof(wait), t->stats.gil_wait_ns),
 			(unsigned long long)t->stats.gil_waits,
 			fmt_ns(max, sizeof(max), t->stats.gil_wait_max_ns),
-			100.0 * snapshot__gil_share(s, t), r->deep ? "  " : "",
-			r->deep ? held : "", (unsigned long long)t->stats.frames_calls,
+			100.0 * snapshot__gil_share(s, t), r->deep ? " " : "",
+			r->deep ? 10 : 0, r->deep ? held : "", (unsigned long long)t->stats.frames_calls,
 			t->stats.ended ? "  (ended)" : "");
 	}
 }

@@ -31,6 +31,8 @@ struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid)
 	}
 	memset(&s->rows[s->nrows], 0, sizeof(s->rows[0]));
 	s->rows[s->nrows].tid = tid;
+	/* Named now: a short-lived thread is gone by the next refresh. */
+	proc__comm(s->pid, tid, s->rows[s->nrows].name, sizeof(s->rows[0].name));
 	return &s->rows[s->nrows++];
 }
 
@@ -47,13 +49,10 @@ static void add_live_threads(struct proc_snapshot *s)
 		return;
 	while ((de = readdir(dir))) {
 		uint32_t tid = strtoul(de->d_name, NULL, 10);
-		struct thread_row *row;
 
 		if (!tid)
 			continue;
-		row = snapshot__thread(s, tid);
-		if (row && !row->name[0])
-			proc__comm(s->pid, tid, row->name, sizeof(row->name));
+		snapshot__thread(s, tid);
 	}
 	closedir(dir);
 }
@@ -84,8 +83,6 @@ int snapshot__refresh(struct proc_snapshot *s, struct gilwatch_bpf *skel)
 		if (!row)
 			continue;
 		row->stats = ts;
-		if (!row->name[0])
-			proc__comm(pid, key, row->name, sizeof(row->name));
 		if (ts.ended && nended < sizeof(ended) / sizeof(ended[0]))
 			ended[nended++] = key;
 	}
