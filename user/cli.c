@@ -125,8 +125,13 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 	cli->watch.interval_s = 1.0;
 	argp_err_exit_status = GW_EXIT_USAGE;
 	if (argc >= 2 && !strcmp(argv[1], "watch")) {
+		/* argp names the program after argv[0]: say "gilwatch watch". */
+		char *saved = argv[1];
+
+		argv[1] = "gilwatch watch";
 		cli->command = CLI_WATCH;
 		err = argp_parse(&watch_argp, argc - 1, argv + 1, 0, NULL, cli);
+		argv[1] = saved;
 	} else {
 		err = argp_parse(&top_argp, argc, argv, 0, NULL, cli);
 	}

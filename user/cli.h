@@ -14,8 +14,8 @@ struct cli {
 	struct watch_opts watch;
 };
 
-/* Parses argv into cli. Returns 0, or a gw_exit code after printing one
- * line (GW_EXIT_USAGE), or -1 when help/version was printed (exit 0).
+/* Parses argv into cli and returns 0. On a usage error argp prints it and
+ * exits with GW_EXIT_USAGE; --help and --version exit 0.
  */
 int cli__parse(int argc, char **argv, struct cli *cli);
 

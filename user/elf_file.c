@@ -144,24 +144,29 @@ int elf_file__read(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len)
 int elf_file__load_bias(struct elf_file *ef, uint64_t map_start, uint64_t map_pgoff,
 			uint64_t *bias)
 {
+	int found = -ERANGE;
 	size_t i, n;
 
 	if (elf_getphdrnum(ef->elf, &n))
 		return -ENOEXEC;
+	/* A segment's last page can also be the next one's first: the last
+	 * PT_LOAD (in file order) that covers the page is the one mapped there.
+	 */
 	for (i = 0; i < n; i++) {
 		GElf_Phdr ph;
-		uint64_t seg_off, seg_vaddr;
+		uint64_t page, seg_off, seg_vaddr;
 
 		if (!gelf_getphdr(ef->elf, i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		seg_off = ph.p_offset & ~(uint64_t)(ph.p_align ? ph.p_align - 1 : 0);
+		page = ph.p_align > 1 ? ph.p_align - 1 : 0;
+		seg_off = ph.p_offset & ~page;
 		if (map_pgoff < seg_off || map_pgoff >= ph.p_offset + ph.p_filesz)
 			continue;
 		seg_vaddr = ph.p_vaddr - (ph.p_offset - seg_off);
 		*bias = map_start - (seg_vaddr + (map_pgoff - seg_off));
-		return 0;
+		found = 0;
 	}
-	return -ERANGE;
+	return found;
 }
 
 static Elf_Scn *find_section_by_name(struct elf_file *ef, const char *name, GElf_Shdr *shdr)
@@ -206,8 +211,10 @@ int elf_file__section(struct elf_file *ef, const char *name, const char **data, 
 	return 0;
 }
 
-/* Calls fn for each note of the given type until it returns non-zero. */
-static int for_each_note(struct elf_file *ef, Elf64_Word ntype,
+/* Calls fn for each note of this owner and type until it returns non-zero:
+ * types are only unique per owner (GNU build-id and stapsdt are both 3).
+ */
+static int for_each_note(struct elf_file *ef, const char *owner, Elf64_Word ntype,
 			 int (*fn)(const char *desc, size_t len, void *ctx), void *ctx)
 {
 	Elf_Scn *scn = NULL;
@@ -224,7 +231,8 @@ static int for_each_note(struct elf_file *ef, Elf64_Word ntype,
 		if (!data)
 			continue;
 		while ((off = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
-			if (nhdr.n_type != ntype)
+			if (nhdr.n_type != ntype || nhdr.n_namesz != strlen(owner) + 1 ||
+			    memcmp((const char *)data->d_buf + name_off, owner, nhdr.n_namesz))
 				continue;
 			if (fn((const char *)data->d_buf + desc_off, nhdr.n_descsz, ctx))
 				return 1;
@@ -255,7 +263,7 @@ int elf_file__build_id(struct elf_file *ef, char *hex, size_t len)
 	if (!len)
 		return -EINVAL;
 	hex[0] = '\0';
-	return for_each_note(ef, NT_GNU_BUILD_ID, build_id_note, &h) ? 0 : -ENOENT;
+	return for_each_note(ef, "GNU", NT_GNU_BUILD_ID, build_id_note, &h) ? 0 : -ENOENT;
 }
 
 struct usdt_ctx {
@@ -278,5 +286,5 @@ bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *n
 {
 	struct usdt_ctx u = { provider, name };
 
-	return for_each_note(ef, 3 /* NT_STAPSDT */, usdt_note, &u);
+	return for_each_note(ef, "stapsdt", 3 /* NT_STAPSDT */, usdt_note, &u);
 }

@@ -7,7 +7,7 @@ void jw_init(struct json_writer *w, FILE *out)
 {
 	w->out = out;
 	w->depth = 0;
-	w->count[0] = 0;
+	w->has_members = 0;
 }
 
 static void write_string(FILE *out, const char *s)
@@ -32,8 +32,13 @@ static void write_string(FILE *out, const char *s)
 
 static void member(struct json_writer *w, const char *key)
 {
-	if (w->depth > 0 && w->depth <= JW_MAX_DEPTH && w->count[w->depth - 1]++)
-		fputc(',', w->out);
+	if (w->depth > 0 && w->depth <= JW_MAX_DEPTH) {
+		uint64_t bit = 1ull << (w->depth - 1);
+
+		if (w->has_members & bit)
+			fputc(',', w->out);
+		w->has_members |= bit;
+	}
 	if (key) {
 		write_string(w->out, key);
 		fputc(':', w->out);
@@ -45,7 +50,7 @@ static void open_scope(struct json_writer *w, const char *key, char c)
 	member(w, key);
 	fputc(c, w->out);
 	if (w->depth < JW_MAX_DEPTH)
-		w->count[w->depth] = 0;
+		w->has_members &= ~(1ull << w->depth);
 	w->depth++;
 }
 

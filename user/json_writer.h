@@ -6,12 +6,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define JW_MAX_DEPTH 8
+/* Nesting deeper than this is written without commas: gilwatch's own
+ * records nest at most 4 levels.
+ */
+#define JW_MAX_DEPTH 64
 
 struct json_writer {
 	FILE *out;
 	int depth;
-	int count[JW_MAX_DEPTH]; /* members written at each depth */
+	uint64_t has_members; /* bit d: the scope at depth d has a member */
 };
 
 /* key is NULL inside arrays and for the top-level object. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -7,12 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "proc.h"
+
+#define DELETED " (deleted)"
 
 int proc__parse_mapping(const char *line, struct proc_mapping *m)
 {
 	int path_at = 0;
+	size_t len;
 
 	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %*s %*u %n", &m->start, &m->end,
 		   m->perms, &m->pgoff, &path_at) < 4 ||
@@ -21,7 +26,8 @@ int proc__parse_mapping(const char *line, struct proc_mapping *m)
 	snprintf(m->path, sizeof(m->path), "%s", line + path_at);
 	m->path[strcspn(m->path, "\n")] = '\0';
 	/* Replaced or unlinked files cannot be probed by path. */
-	if (strstr(m->path, " (deleted)"))
+	len = strlen(m->path);
+	if (len > sizeof(DELETED) - 1 && !strcmp(m->path + len - (sizeof(DELETED) - 1), DELETED))
 		return -EINVAL;
 	return 0;
 }
@@ -78,6 +84,36 @@ void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
 	snprintf(out, len, "/proc/%d/root%s", pid, path);
 }
 
+double proc__age_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start;
+	double uptime;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu", &start) != 1)
+		return -EINVAL;
+	f = fopen("/proc/uptime", "re");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%lf", &uptime);
+	fclose(f);
+	if (n != 1)
+		return -EINVAL;
+	return uptime - (double)start / sysconf(_SC_CLK_TCK);
+}
+
 int proc__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
@@ -93,6 +129,8 @@ int proc__parse_pid(const char *arg, pid_t *pid)
 	char *end;
 	long v;
 
+	if (!isdigit((unsigned char)arg[0]))
+		return -EINVAL;
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno || end == arg || *end || v <= 0 || v > INT32_MAX)

@@ -66,7 +66,7 @@ int python_version__from_filename(const char *path, unsigned *major, unsigned *m
 	if (!p)
 		return -ENOENT;
 	p += strlen("python");
-	if (sscanf(p, "%u.%u", major, minor) != 2)
+	if (!isdigit((unsigned char)*p) || sscanf(p, "%u.%u", major, minor) != 2)
 		return -ENOENT;
 	return 0;
 }

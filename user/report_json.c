@@ -153,6 +153,6 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 	if (r->deep)
 		jw_u64(&w, "gil_handoffs", ps->gil_handoffs);
 	jw_u64(&w, "events_dropped", s->events_dropped);
-	jw_u64(&w, "untracked_threads", s->untracked_threads);
+	jw_u64(&w, "dropped_thread_updates", s->dropped_thread_updates);
 	jw_line_end(&w);
 }

@@ -25,15 +25,21 @@ struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid)
 		if (s->rows[i].tid == tid)
 			return &s->rows[i];
 	}
-	if (s->nrows == GW_MAX_THREAD_ROWS) {
-		s->untracked_threads++;
-		return NULL;
+	if (s->nrows < GW_MAX_THREAD_ROWS) {
+		i = s->nrows++;
+	} else {
+		for (i = 0; i < s->nrows && !s->rows[i].stats.ended; i++)
+			;
+		if (i == s->nrows) {
+			s->dropped_thread_updates++;
+			return NULL;
+		}
 	}
-	memset(&s->rows[s->nrows], 0, sizeof(s->rows[0]));
-	s->rows[s->nrows].tid = tid;
+	memset(&s->rows[i], 0, sizeof(s->rows[0]));
+	s->rows[i].tid = tid;
 	/* Named now: a short-lived thread is gone by the next refresh. */
-	proc__comm(s->pid, tid, s->rows[s->nrows].name, sizeof(s->rows[0].name));
-	return &s->rows[s->nrows++];
+	proc__comm(s->pid, tid, s->rows[i].name, sizeof(s->rows[0].name));
+	return &s->rows[i];
 }
 
 /* Threads that never waited show up too: list the live ones. */

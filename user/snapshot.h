@@ -26,13 +26,15 @@ struct proc_snapshot {
 	struct gw_proc_stats stats;
 	struct thread_row rows[GW_MAX_THREAD_ROWS];
 	size_t nrows;
-	uint64_t untracked_threads; /* rows that did not fit */
+	uint64_t dropped_thread_updates; /* live threads beyond the table */
 	uint64_t gil_samples, gil_held_samples;
 	uint64_t events_dropped;
 };
 
 void snapshot__init(struct proc_snapshot *s, pid_t pid);
-/* Finds or adds the row of a thread; NULL when the table is full. */
+/* Finds or adds the row of a thread, reusing the row of an ended thread
+ * when the table is full; NULL (and counted) when all rows are live.
+ */
 struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid);
 /* Reads the process's aggregates and thread stats from the maps; entries of
  * ended threads are removed from the kernel once copied.

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "attach.h"
@@ -17,6 +18,11 @@
 
 /* GIL holder samples per second (default mode's GIL share). */
 #define GIL_SAMPLE_MS 10
+/* A process that just started may not have mapped libpython or created its
+ * GIL yet: look again for this long.
+ */
+#define STARTUP_GRACE_S 1.0
+#define STARTUP_RETRY_US 50000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -187,6 +193,28 @@ static void teardown(struct watch *w)
 	free(w->snap);
 }
 
+static bool still_starting(const struct gw_target *t, int err)
+{
+	double age = proc__age_s(t->pid);
+
+	if (age < 0 || age > STARTUP_GRACE_S)
+		return false;
+	/* Seen while ld.so is still mapping libraries: no libpython yet, or
+	 * libpython but no libc, or an interpreter that has no GIL yet.
+	 */
+	return err == -ENOEXEC || (!err && (!t->gil || t->sym_err[PY_PROBE_GIL_WAIT]));
+}
+
+/* target__open(), with a grace period for processes still starting up. */
+static int open_target(struct gw_target *t, pid_t pid)
+{
+	int err;
+
+	while ((err = target__open(t, pid)), still_starting(t, err))
+		usleep(STARTUP_RETRY_US);
+	return err;
+}
+
 int watch__run(const struct watch_opts *opts)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -194,7 +222,7 @@ int watch__run(const struct watch_opts *opts)
 	int err, code;
 
 	libbpf_set_print(libbpf_print);
-	err = target__open(&w.target, opts->pid);
+	err = open_target(&w.target, opts->pid);
 	if (err)
 		return explain_open_error(&w.target, opts->pid, err);
 	w.snap = calloc(1, sizeof(*w.snap));
