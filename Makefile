@@ -70,7 +70,7 @@ test: deps
 # Until the node agent exists, the main job watches a bundled demo workload.
 run: deps
 	$(MAKE) all
-	$(PY) tests/integration/demo.py
+	demo/run.sh $(ARGS)
 
 format:
 	clang-format -i bpf/*.c include/*.h user/*.[ch] tests/unit/*.c

@@ -84,13 +84,12 @@ void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
 	snprintf(out, len, "/proc/%d/root%s", pid, path);
 }
 
-double proc__age_s(pid_t pid)
+/* The fields of /proc/PID/stat after "pid (comm) ", in out. */
+static int read_stat(pid_t pid, char *out, size_t len)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start;
-	double uptime;
-	FILE *f;
 	size_t n;
+	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "re");
@@ -101,7 +100,34 @@ double proc__age_s(pid_t pid)
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: fields start after the last ')'. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+	if (!p || p[1] != ' ')
+		return -EINVAL;
+	snprintf(out, len, "%s", p + 2);
+	return 0;
+}
+
+bool proc__exited(pid_t pid)
+{
+	char stat[1024];
+
+	if (read_stat(pid, stat, sizeof(stat)))
+		return true;
+	return stat[0] == 'Z' || stat[0] == 'X';
+}
+
+double proc__age_s(pid_t pid)
+{
+	unsigned long long start;
+	char stat[1024];
+	double uptime;
+	size_t n;
+	FILE *f;
+	int err;
+
+	err = read_stat(pid, stat, sizeof(stat));
+	if (err)
+		return err;
+	if (sscanf(stat, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
 			 "%*d %*d %*d %llu", &start) != 1)
 		return -EINVAL;
 	f = fopen("/proc/uptime", "re");

@@ -27,6 +27,8 @@ bool proc__alive(pid_t pid);
 int proc__comm(pid_t pid, pid_t tid, char *buf, size_t len);
 /* Path of a target's file as seen from here (through its root). */
 void proc__root_path(pid_t pid, const char *path, char *out, size_t len);
+/* True for a zombie or dead process: its maps are already gone. */
+bool proc__exited(pid_t pid);
 /* Seconds since the process started; negative errno on failure. */
 double proc__age_s(pid_t pid);
 int proc__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);

@@ -100,7 +100,7 @@ int target__open(struct gw_target *t, pid_t pid)
 	if (err < 0)
 		return err == -ENOENT ? -ESRCH : err;
 	if (!ctx.found_python)
-		return -ENOEXEC;
+		return proc__exited(pid) ? -ESRCH : -ENOEXEC;
 	err = elf_file__open(&ef, t->python_file);
 	if (err)
 		return err == -ENOENT ? -ESRCH : err;
