@@ -110,10 +110,9 @@ static __always_inline struct thread_state *thread_state_get(__u32 tid)
 	return lookup_or_init(&thread_state, &tid, &zero);
 }
 
-static __always_inline struct gw_thread_stats *thread_stats_get(__u32 pid,
-								__u32 tid)
+static __always_inline struct gw_thread_stats *thread_stats_get(__u32 pid, __u32 tid)
 {
-	struct gw_thread_stats zero = { .pid = pid };
+	struct gw_thread_stats zero = {.pid = pid};
 
 	return lookup_or_init(&thread_stats, &tid, &zero);
 }
@@ -126,8 +125,8 @@ static __always_inline struct gw_proc_stats *proc_stats_get(__u32 pid)
 	return bpf_map_lookup_elem(&proc_stats, &pid);
 }
 
-static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg,
-				 __u64 now, __u64 duration)
+static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __u64 now,
+				 __u64 duration)
 {
 	struct gw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -307,8 +306,7 @@ int BPF_KRETPROBE(gw_cond_exit)
 	/* We hold gil->mutex here and `locked` only changes under it: if it
 	 * is clear, take_gil() leaves its loop and this thread owns the GIL.
 	 */
-	if (bpf_probe_read_user(&locked, sizeof(locked), (void *)cfg->gil_locked) ||
-	    locked)
+	if (bpf_probe_read_user(&locked, sizeof(locked), (void *)cfg->gil_locked) || locked)
 		return 0;
 	now = bpf_ktime_get_ns();
 	dur = now - ts->gil_wait_start;
@@ -378,14 +376,12 @@ int BPF_PROG(gw_fork, struct task_struct *parent, struct task_struct *child)
 	struct gw_proc_stats *ps;
 
 	/* A new process (not a thread) is left to the fork-following work. */
-	if (BPF_CORE_READ(child, tgid) != pid ||
-	    !bpf_map_lookup_elem(&proc_cfg, &pid))
+	if (BPF_CORE_READ(child, tgid) != pid || !bpf_map_lookup_elem(&proc_cfg, &pid))
 		return 0;
 	ps = proc_stats_get(pid);
 	if (ps)
 		__sync_fetch_and_add(&ps->threads_started, 1);
-	emit(GW_EV_THREAD_START, pid, BPF_CORE_READ(child, pid), 0,
-	     bpf_ktime_get_ns(), 0);
+	emit(GW_EV_THREAD_START, pid, BPF_CORE_READ(child, pid), 0, bpf_ktime_get_ns(), 0);
 	return 0;
 }
 

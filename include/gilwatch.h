@@ -48,7 +48,7 @@ struct gw_event {
 
 /* Per watched process, written by user space before attaching. */
 struct gw_proc_cfg {
-	__u64 gil_cond; /* runtime address of the main GIL's condvar */
+	__u64 gil_cond;	  /* runtime address of the main GIL's condvar */
 	__u64 gil_locked; /* runtime address of gil->locked (int) */
 };
 
@@ -75,7 +75,7 @@ struct gw_thread_stats {
 	__u64 gil_wait_ns;
 	__u64 gil_waits;
 	__u64 gil_wait_max_ns;
-	__u64 gil_hold_ns; /* --deep only */
+	__u64 gil_hold_ns;  /* --deep only */
 	__u64 gil_acquires; /* --deep only */
 	__u64 frames_calls;
 };

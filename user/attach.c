@@ -44,7 +44,7 @@ static int attach_function(struct gw_attachment *a, const struct gw_target *t, i
 	if (!err && exit)
 		err = attach_uprobe(a, exit, t->pid, file, sym->file_offset, true);
 	if (!err)
-		a->method[probe] = probe == PY_PROBE_GIL_WAIT     ? "libc"
+		a->method[probe] = probe == PY_PROBE_GIL_WAIT	   ? "libc"
 				   : sym->source == ELF_SYM_SYMTAB ? "symtab"
 								   : "dynsym";
 	return err;
@@ -74,8 +74,9 @@ static void note_missing(const struct gw_target *t, struct gw_attachment *a, int
 
 	if (probe == PY_PROBE_GIL_WAIT)
 		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s",
-			 t->sym_err[probe] == -EADDRNOTAVAIL ? "GIL state not found in _PyRuntime"
-							     : "pthread_cond_timedwait not in libc");
+			 t->sym_err[probe] == -EADDRNOTAVAIL
+			     ? "GIL state not found in _PyRuntime"
+			     : "pthread_cond_timedwait not in libc");
 	else
 		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s not found%s", what,
 			 stripped ? " (stripped)" : "");
@@ -109,12 +110,12 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 		int probe;
 		struct bpf_program *enter, *exit;
 	} plan[] = {
-		{ PY_PROBE_GC, skel->progs.gw_gc_enter, skel->progs.gw_gc_exit },
-		{ PY_PROBE_FRAMES, skel->progs.gw_frames_enter, skel->progs.gw_frames_exit },
-		{ PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit },
-		{ PY_PROBE_GIL_WAIT, skel->progs.gw_cond_enter, skel->progs.gw_cond_exit },
-		{ PY_PROBE_TAKE_GIL, NULL, skel->progs.gw_take_gil_exit },
-		{ PY_PROBE_DROP_GIL, skel->progs.gw_drop_gil_enter, NULL },
+	    {PY_PROBE_GC, skel->progs.gw_gc_enter, skel->progs.gw_gc_exit},
+	    {PY_PROBE_FRAMES, skel->progs.gw_frames_enter, skel->progs.gw_frames_exit},
+	    {PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit},
+	    {PY_PROBE_GIL_WAIT, skel->progs.gw_cond_enter, skel->progs.gw_cond_exit},
+	    {PY_PROBE_TAKE_GIL, NULL, skel->progs.gw_take_gil_exit},
+	    {PY_PROBE_DROP_GIL, skel->progs.gw_drop_gil_enter, NULL},
 	};
 	size_t i;
 
@@ -131,10 +132,9 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 		if (python_probes[probe].deep && !opts->deep)
 			continue;
 		if (!t->sym_err[probe])
-			err = attach_function(a, t,
-					      probe, probe == PY_PROBE_GIL_WAIT ? t->libc_file
-										: t->python_file,
-					      plan[i].enter, plan[i].exit);
+			err = attach_function(
+			    a, t, probe, probe == PY_PROBE_GIL_WAIT ? t->libc_file : t->python_file,
+			    plan[i].enter, plan[i].exit);
 		else if (probe == PY_PROBE_GC && t->gc_usdt)
 			err = attach_gc_usdt(skel, a, t);
 		else

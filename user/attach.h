@@ -30,8 +30,7 @@ struct gw_attachment {
  */
 int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 		   const struct attach_opts *opts, struct gw_attachment *a);
-void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t,
-		    struct gw_attachment *a);
+void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a);
 /* "gc via symtab, current_frames via dynsym, ..., take_gil unavailable: ..." */
 void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_t len);
 

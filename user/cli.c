@@ -15,32 +15,30 @@ const char *argp_program_version = "gilwatch 0.1";
 const char *argp_program_bug_address = "https://github.com/gilwatch/gilwatch/issues";
 
 static const char usage_doc[] =
-	"Watch a running CPython process: GIL waits, GC pauses, frame collection.\n"
-	"\n"
-	"COMMAND is one of:\n"
-	"  watch --pid PID   attach to one process and report until it exits\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  gilwatch watch --pid 1234              # refreshed table every second\n"
-	"  gilwatch watch --pid 1234 --json       # JSON Lines (docs/events.md)\n"
-	"  gilwatch watch --pid 1234 --deep -d 10 # every GIL handoff, 10 seconds\n"
-	"\n"
-	"Exit codes: 0 ok, 1 error, 2 usage, 3 no such process, 4 not CPython,\n"
-	"5 unsupported CPython, 6 process exited while attaching, 7 BPF unavailable.";
+    "Watch a running CPython process: GIL waits, GC pauses, frame collection.\n"
+    "\n"
+    "COMMAND is one of:\n"
+    "  watch --pid PID   attach to one process and report until it exits\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  gilwatch watch --pid 1234              # refreshed table every second\n"
+    "  gilwatch watch --pid 1234 --json       # JSON Lines (docs/events.md)\n"
+    "  gilwatch watch --pid 1234 --deep -d 10 # every GIL handoff, 10 seconds\n"
+    "\n"
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 no such process, 4 not CPython,\n"
+    "5 unsupported CPython, 6 process exited while attaching, 7 BPF unavailable.";
 
 enum { OPT_DEEP = 0x100 };
 
 static const struct argp_option watch_options[] = {
-	{ "pid", 'p', "PID", 0, "Process to watch (required)", 0 },
-	{ "interval", 'i', "SECONDS", 0, "Refresh interval (default 1)", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until exit or Ctrl-C)",
-	  0 },
-	{ "json", 'j', NULL, 0, "JSON Lines on stdout instead of a table", 0 },
-	{ "deep", OPT_DEEP, NULL, 0,
-	  "Trace every GIL acquisition and release (exact hold times; costs ~1 us per handoff)",
-	  0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf diagnostics", 0 },
-	{},
+    {"pid", 'p', "PID", 0, "Process to watch (required)", 0},
+    {"interval", 'i', "SECONDS", 0, "Refresh interval (default 1)", 0},
+    {"duration", 'd', "SECONDS", 0, "Stop after this long (default: until exit or Ctrl-C)", 0},
+    {"json", 'j', NULL, 0, "JSON Lines on stdout instead of a table", 0},
+    {"deep", OPT_DEEP, NULL, 0,
+     "Trace every GIL acquisition and release (exact hold times; costs ~1 us per handoff)", 0},
+    {"verbose", 'v', NULL, 0, "Show libbpf diagnostics", 0},
+    {},
 };
 
 static int parse_seconds(const char *arg, double min, double *out)
@@ -96,12 +94,16 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp watch_argp = { watch_options, parse_watch, NULL,
-					"Attach to one CPython process and report its GIL, GC and "
-					"frame-collection activity.",
-					NULL, NULL, NULL };
+static const struct argp watch_argp = {watch_options,
+				       parse_watch,
+				       NULL,
+				       "Attach to one CPython process and report its GIL, GC and "
+				       "frame-collection activity.",
+				       NULL,
+				       NULL,
+				       NULL};
 
-static const struct argp_option top_options[] = { {} };
+static const struct argp_option top_options[] = {{}};
 
 static error_t parse_top(int key, char *arg, struct argp_state *state)
 {
@@ -114,8 +116,8 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 	return ARGP_ERR_UNKNOWN;
 }
 
-static const struct argp top_argp = { top_options, parse_top, "COMMAND [OPTION...]", usage_doc,
-				      NULL, NULL, NULL };
+static const struct argp top_argp = {top_options, parse_top, "COMMAND [OPTION...]", usage_doc, NULL,
+				     NULL,	  NULL};
 
 int cli__parse(int argc, char **argv, struct cli *cli)
 {

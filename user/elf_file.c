@@ -73,7 +73,8 @@ static int find_in_symtab(struct elf_file *ef, Elf64_Word type, const char *name
 
 		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
 			continue;
-		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC && GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
+		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC &&
+		    GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
 			continue;
 		sname = elf_strptr(ef->elf, shdr.sh_link, sym.st_name);
 		if (!sname || strcmp(sname, name))
@@ -141,8 +142,7 @@ int elf_file__read(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len)
 	return -ERANGE;
 }
 
-int elf_file__load_bias(struct elf_file *ef, uint64_t map_start, uint64_t map_pgoff,
-			uint64_t *bias)
+int elf_file__load_bias(struct elf_file *ef, uint64_t map_start, uint64_t map_pgoff, uint64_t *bias)
 {
 	int found = -ERANGE;
 	size_t i, n;
@@ -258,7 +258,7 @@ static int build_id_note(const char *desc, size_t len, void *ctx)
 
 int elf_file__build_id(struct elf_file *ef, char *hex, size_t len)
 {
-	struct hex_ctx h = { hex, len };
+	struct hex_ctx h = {hex, len};
 
 	if (!len)
 		return -EINVAL;
@@ -284,7 +284,7 @@ static int usdt_note(const char *desc, size_t len, void *ctx)
 
 bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name)
 {
-	struct usdt_ctx u = { provider, name };
+	struct usdt_ctx u = {provider, name};
 
 	return for_each_note(ef, "stapsdt", 3 /* NT_STAPSDT */, usdt_note, &u);
 }

@@ -32,8 +32,7 @@ int proc__parse_mapping(const char *line, struct proc_mapping *m)
 	return 0;
 }
 
-int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, void *ctx),
-			   void *ctx)
+int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, void *ctx), void *ctx)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
@@ -127,8 +126,10 @@ double proc__age_s(pid_t pid)
 	err = read_stat(pid, stat, sizeof(stat));
 	if (err)
 		return err;
-	if (sscanf(stat, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			 "%*d %*d %*d %llu", &start) != 1)
+	if (sscanf(stat,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+		   "%*d %*d %*d %llu",
+		   &start) != 1)
 		return -EINVAL;
 	f = fopen("/proc/uptime", "re");
 	if (!f)
@@ -142,7 +143,7 @@ double proc__age_s(pid_t pid)
 
 int proc__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
 	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 
 	if (n < 0)

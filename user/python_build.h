@@ -14,29 +14,29 @@
  */
 struct python_layout {
 	unsigned minor;
-	uint64_t runtime_gil; /* _PyRuntime.ceval.gil, 0 if per interpreter */
+	uint64_t runtime_gil;	      /* _PyRuntime.ceval.gil, 0 if per interpreter */
 	uint64_t runtime_interp_head; /* _PyRuntime.interpreters.head */
-	uint64_t interp_ceval_gil; /* PyInterpreterState.ceval.gil (pointer) */
-	uint64_t gil_last_holder; /* in struct _gil_runtime_state */
+	uint64_t interp_ceval_gil;    /* PyInterpreterState.ceval.gil (pointer) */
+	uint64_t gil_last_holder;     /* in struct _gil_runtime_state */
 	uint64_t gil_locked;
 	uint64_t gil_cond;
-	uint64_t tstate_thread_id; /* pthread_t */
+	uint64_t tstate_thread_id;	  /* pthread_t */
 	uint64_t tstate_native_thread_id; /* 0: absent (3.10) */
 };
 
 enum python_probe {
-	PY_PROBE_GC, /* gc_collect_main() or USDT gc__start/gc__done */
-	PY_PROBE_FRAMES, /* _PyThread_CurrentFrames() */
+	PY_PROBE_GC,	     /* gc_collect_main() or USDT gc__start/gc__done */
+	PY_PROBE_FRAMES,     /* _PyThread_CurrentFrames() */
 	PY_PROBE_EXCEPTIONS, /* _PyThread_CurrentExceptions() */
-	PY_PROBE_GIL_WAIT, /* pthread_cond_timedwait() on the GIL's condvar */
-	PY_PROBE_TAKE_GIL, /* --deep */
-	PY_PROBE_DROP_GIL, /* --deep */
+	PY_PROBE_GIL_WAIT,   /* pthread_cond_timedwait() on the GIL's condvar */
+	PY_PROBE_TAKE_GIL,   /* --deep */
+	PY_PROBE_DROP_GIL,   /* --deep */
 	PY_PROBE_COUNT,
 };
 
 struct python_probe_spec {
-	const char *name; /* shown to users */
-	const char *symbol; /* in the Python ELF; NULL: see below */
+	const char *name;		    /* shown to users */
+	const char *symbol;		    /* in the Python ELF; NULL: see below */
 	const char *usdt_start, *usdt_done; /* provider "python", fallback */
 	int deep;
 };

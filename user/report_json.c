@@ -2,8 +2,8 @@
 #include "json_writer.h"
 #include "report.h"
 
-static const char *const frames_api_names[GW_FRAMES_APIS] = { "current_frames",
-							      "current_exceptions" };
+static const char *const frames_api_names[GW_FRAMES_APIS] = {"current_frames",
+							     "current_exceptions"};
 
 static void begin(struct report *r, struct json_writer *w, const char *event, uint64_t time_ns)
 {
@@ -44,11 +44,11 @@ void report_json__attach(struct report *r, const struct gw_attachment *a)
 void report_json__event(struct report *r, const struct gw_event *e)
 {
 	static const char *const names[] = {
-		[GW_EV_GC] = "gc",
-		[GW_EV_FRAMES] = "frames",
-		[GW_EV_THREAD_START] = "thread_start",
-		[GW_EV_THREAD_END] = "thread_end",
-		[GW_EV_PROC_EXIT] = "exit",
+	    [GW_EV_GC] = "gc",
+	    [GW_EV_FRAMES] = "frames",
+	    [GW_EV_THREAD_START] = "thread_start",
+	    [GW_EV_THREAD_END] = "thread_end",
+	    [GW_EV_PROC_EXIT] = "exit",
 	};
 	struct json_writer w;
 

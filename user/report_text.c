@@ -44,8 +44,8 @@ static void print_threads(struct report *r, const struct proc_snapshot *s)
 			t->name, fmt_ns(wait, sizeof(wait), t->stats.gil_wait_ns),
 			(unsigned long long)t->stats.gil_waits,
 			fmt_ns(max, sizeof(max), t->stats.gil_wait_max_ns),
-			100.0 * snapshot__gil_share(s, t), r->deep ? " " : "",
-			r->deep ? 10 : 0, r->deep ? held : "", (unsigned long long)t->stats.frames_calls,
+			100.0 * snapshot__gil_share(s, t), r->deep ? " " : "", r->deep ? 10 : 0,
+			r->deep ? held : "", (unsigned long long)t->stats.frames_calls,
 			t->stats.ended ? "  (ended)" : "");
 	}
 }
@@ -66,16 +66,18 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 	fprintf(r->out, "  GC      ");
 	for (i = 0; i < GW_GC_GENERATIONS; i++)
 		fprintf(r->out, " gen%d: %llu (total %s, max %s)", i,
-			(unsigned long long)ps->gc_count[i], fmt_ns(a, sizeof(a), ps->gc_total_ns[i]),
+			(unsigned long long)ps->gc_count[i],
+			fmt_ns(a, sizeof(a), ps->gc_total_ns[i]),
 			fmt_ns(b, sizeof(b), ps->gc_max_ns[i]));
-	fprintf(r->out, "\n  FRAMES   _current_frames: %llu (max %s), _current_exceptions: %llu "
-			"(max %s)\n",
+	fprintf(r->out,
+		"\n  FRAMES   _current_frames: %llu (max %s), _current_exceptions: %llu "
+		"(max %s)\n",
 		(unsigned long long)ps->frames_calls[GW_API_CURRENT_FRAMES],
 		fmt_ns(a, sizeof(a), ps->frames_max_ns[GW_API_CURRENT_FRAMES]),
 		(unsigned long long)ps->frames_calls[GW_API_CURRENT_EXCEPTIONS],
 		fmt_ns(b, sizeof(b), ps->frames_max_ns[GW_API_CURRENT_EXCEPTIONS]));
-	fprintf(r->out, "  THREADS  started %llu, ended %llu", (unsigned long long)ps->threads_started,
-		(unsigned long long)ps->threads_ended);
+	fprintf(r->out, "  THREADS  started %llu, ended %llu",
+		(unsigned long long)ps->threads_started, (unsigned long long)ps->threads_ended);
 	if (r->deep)
 		fprintf(r->out, ", GIL handoffs %llu", (unsigned long long)ps->gil_handoffs);
 	fprintf(r->out, "; events dropped %llu\n", (unsigned long long)s->events_dropped);

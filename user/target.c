@@ -53,7 +53,7 @@ static void resolve_libc(struct gw_target *t)
 	if (!t->libc_file[0] || elf_file__open(&ef, t->libc_file))
 		return;
 	t->sym_err[PY_PROBE_GIL_WAIT] =
-		elf_file__find_symbol(&ef, "pthread_cond_timedwait", &t->sym[PY_PROBE_GIL_WAIT]);
+	    elf_file__find_symbol(&ef, "pthread_cond_timedwait", &t->sym[PY_PROBE_GIL_WAIT]);
 	/* libthread_db's descriptor of struct pthread's tid: {bits, count, offset}. */
 	if (!elf_file__find_symbol(&ef, "_thread_db_pthread_tid", &sym) &&
 	    !elf_file__read(&ef, sym.vaddr, desc, sizeof(desc)))
@@ -87,7 +87,7 @@ static uint64_t resolve_gil(struct gw_target *t, uint64_t runtime)
 
 int target__open(struct gw_target *t, pid_t pid)
 {
-	struct find_ctx ctx = { .t = t };
+	struct find_ctx ctx = {.t = t};
 	struct elf_symbol runtime;
 	struct elf_file ef;
 	int err, i;
@@ -111,8 +111,8 @@ int target__open(struct gw_target *t, pid_t pid)
 		goto out;
 	for (i = 0; i < PY_PROBE_COUNT; i++) {
 		if (python_probes[i].symbol)
-			t->sym_err[i] = elf_file__find_symbol(&ef, python_probes[i].symbol,
-							      &t->sym[i]);
+			t->sym_err[i] =
+			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
 	}
 	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
 	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime))
@@ -144,8 +144,8 @@ int target__gil_holder(const struct gw_target *t, pid_t *tid)
 		err = proc__read_mem(t->pid, tstate + l->tstate_native_thread_id, &native,
 				     sizeof(native));
 	} else if (t->pthread_tid_offset) {
-		err = proc__read_mem(t->pid, tstate + l->tstate_thread_id, &pthread,
-				     sizeof(pthread));
+		err =
+		    proc__read_mem(t->pid, tstate + l->tstate_thread_id, &pthread, sizeof(pthread));
 		if (!err)
 			err = proc__read_mem(t->pid, pthread + t->pthread_tid_offset, &native,
 					     sizeof(native));

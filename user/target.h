@@ -20,8 +20,8 @@ struct gw_target {
 	/* Per probe: where it attaches, or why it cannot. */
 	struct elf_symbol sym[PY_PROBE_COUNT];
 	int sym_err[PY_PROBE_COUNT];
-	int gc_usdt; /* USDT python:gc__start/gc__done present */
-	uint64_t gil; /* runtime address of the main GIL's state, 0 if unknown */
+	int gc_usdt;		     /* USDT python:gc__start/gc__done present */
+	uint64_t gil;		     /* runtime address of the main GIL's state, 0 if unknown */
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
 };
 

@@ -131,7 +131,7 @@ static int setup_bpf(struct watch *w)
 		gw_err("cannot create ring buffer: %s", strerror(errno));
 		return GW_EXIT_BPF;
 	}
-	struct attach_opts aopts = { .sz = sizeof(aopts), .deep = w->opts->deep };
+	struct attach_opts aopts = {.sz = sizeof(aopts), .deep = w->opts->deep};
 
 	err = attach__target(w->skel, &w->target, &aopts, &w->attachment);
 	if (err == -ESRCH) {
@@ -217,8 +217,8 @@ static int open_target(struct gw_target *t, pid_t pid)
 
 int watch__run(const struct watch_opts *opts)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct watch w = { .opts = opts };
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct watch w = {.opts = opts};
 	int err, code;
 
 	libbpf_set_print(libbpf_print);
@@ -235,11 +235,11 @@ int watch__run(const struct watch_opts *opts)
 	sigaction(SIGTERM, &sa, NULL);
 	code = setup_bpf(&w);
 	if (code == GW_EXIT_OK) {
-		w.report = (struct report){ .out = stdout,
-					    .json = opts->json,
-					    .deep = opts->deep,
-					    .realtime_offset_ns = realtime_offset_ns(),
-					    .target = &w.target };
+		w.report = (struct report){.out = stdout,
+					   .json = opts->json,
+					   .deep = opts->deep,
+					   .realtime_offset_ns = realtime_offset_ns(),
+					   .target = &w.target};
 		report__attach(&w.report, &w.attachment);
 		run_loop(&w);
 	}

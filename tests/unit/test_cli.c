@@ -24,7 +24,6 @@
 /* Exit status of a child whose cli__parse() returned instead of exiting. */
 #define RETURNED 100
 
-
 /* Splits a space-separated command line into a fresh argv. */
 static int make_argv(const char *line, char **argv, char *storage, size_t len)
 {
@@ -107,9 +106,8 @@ static void test_watch_all_options(void **state)
 {
 	struct cli cli;
 
-	assert_int_equal(parse("gilwatch watch --pid 42 --interval 0.5 --duration 3 --json --deep",
-			       &cli),
-			 0);
+	assert_int_equal(
+	    parse("gilwatch watch --pid 42 --interval 0.5 --duration 3 --json --deep", &cli), 0);
 	assert_int_equal(cli.command, CLI_WATCH);
 	assert_int_equal(cli.watch.pid, 42);
 	assert_seconds(cli.watch.interval_s, 0.5);
@@ -146,9 +144,8 @@ static void test_watch_short_and_joined(void **state)
 	assert_int_equal(gw_verbose, 1);
 	gw_verbose = 0;
 
-	assert_int_equal(parse("gilwatch watch --pid=12345 --interval=2.5e0 --duration=86400",
-			       &cli),
-			 0);
+	assert_int_equal(
+	    parse("gilwatch watch --pid=12345 --interval=2.5e0 --duration=86400", &cli), 0);
 	assert_int_equal(cli.watch.pid, 12345);
 	assert_seconds(cli.watch.interval_s, 2.5);
 	assert_seconds(cli.watch.duration_s, 86400.0);
@@ -162,25 +159,25 @@ static void test_usage_errors(void **state)
 	static const struct {
 		const char *line, *says;
 	} cases[] = {
-		{ "gilwatch watch", "--pid" },
-		{ "gilwatch watch --json", "--pid" },
-		{ "gilwatch watch --pid abc", "abc" },
-		{ "gilwatch watch --pid -3", "-3" },
-		{ "gilwatch watch --pid 0", "'0'" },
-		{ "gilwatch watch --pid 12x", "12x" },
-		{ "gilwatch watch --pid", "pid" },
-		{ "gilwatch watch --pid 1 --interval 0", "interval" },
-		{ "gilwatch watch --pid 1 --interval nan", "nan" },
-		{ "gilwatch watch --pid 1 --interval inf", "inf" },
-		{ "gilwatch watch --pid 1 --interval 0.001", "0.001" },
-		{ "gilwatch watch --pid 1 --interval 1s", "1s" },
-		{ "gilwatch watch --pid 1 --duration -1", "-1" },
-		{ "gilwatch watch --pid 1 --duration 1e12", "1e12" },
-		{ "gilwatch frobnicate", "frobnicate" },
-		{ "gilwatch", "COMMAND" },
-		{ "gilwatch watch --pid 1 extra", "extra" },
-		{ "gilwatch watch --pid 1 --bogus", "bogus" },
-		{ "gilwatch --pid 1 watch", "pid" },
+	    {"gilwatch watch", "--pid"},
+	    {"gilwatch watch --json", "--pid"},
+	    {"gilwatch watch --pid abc", "abc"},
+	    {"gilwatch watch --pid -3", "-3"},
+	    {"gilwatch watch --pid 0", "'0'"},
+	    {"gilwatch watch --pid 12x", "12x"},
+	    {"gilwatch watch --pid", "pid"},
+	    {"gilwatch watch --pid 1 --interval 0", "interval"},
+	    {"gilwatch watch --pid 1 --interval nan", "nan"},
+	    {"gilwatch watch --pid 1 --interval inf", "inf"},
+	    {"gilwatch watch --pid 1 --interval 0.001", "0.001"},
+	    {"gilwatch watch --pid 1 --interval 1s", "1s"},
+	    {"gilwatch watch --pid 1 --duration -1", "-1"},
+	    {"gilwatch watch --pid 1 --duration 1e12", "1e12"},
+	    {"gilwatch frobnicate", "frobnicate"},
+	    {"gilwatch", "COMMAND"},
+	    {"gilwatch watch --pid 1 extra", "extra"},
+	    {"gilwatch watch --pid 1 --bogus", "bogus"},
+	    {"gilwatch --pid 1 watch", "pid"},
 	};
 	struct child_result *res = &child_res;
 	size_t i;
@@ -232,12 +229,12 @@ static void test_watch_errors_named_watch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_watch_all_options),
-		cmocka_unit_test(test_watch_defaults),
-		cmocka_unit_test(test_watch_short_and_joined),
-		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_help_exits_zero),
-		cmocka_unit_test(test_watch_errors_named_watch),
+	    cmocka_unit_test(test_watch_all_options),
+	    cmocka_unit_test(test_watch_defaults),
+	    cmocka_unit_test(test_watch_short_and_joined),
+	    cmocka_unit_test(test_usage_errors),
+	    cmocka_unit_test(test_help_exits_zero),
+	    cmocka_unit_test(test_watch_errors_named_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

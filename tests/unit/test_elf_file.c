@@ -24,7 +24,6 @@
 #define LIB312 "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0"
 #define DEBIAN311 "/usr/bin/python3.11"
 
-
 /* Address nm prints for the symbol spelled exactly as name (with any
  * @VERSION suffix); 0 if absent.
  */
@@ -352,8 +351,8 @@ static void test_build_id_from_stapsdt(void **state)
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "objcopy --remove-section=.note.gnu.build-id %s %s",
-		 DEBIAN311, path);
+	snprintf(cmd, sizeof(cmd), "objcopy --remove-section=.note.gnu.build-id %s %s", DEBIAN311,
+		 path);
 	assert_int_equal(system(cmd), 0);
 	open_ok(&ef, path);
 	assert_true(elf_file__has_usdt(&ef, "python", "gc__start"));
@@ -367,17 +366,17 @@ static void test_build_id_from_stapsdt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_libc_default_symbol_version),
-		cmocka_unit_test(test_pyenv_symtab),
-		cmocka_unit_test(test_debian_static_dynsym),
-		cmocka_unit_test(test_usdt),
-		cmocka_unit_test(test_vaddr_and_read),
-		cmocka_unit_test(test_load_bias),
-		cmocka_unit_test(test_not_elf),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_elf32_rejected),
-		cmocka_unit_test(test_load_bias_data_mapping),
-		cmocka_unit_test(test_build_id_from_stapsdt),
+	    cmocka_unit_test(test_libc_default_symbol_version),
+	    cmocka_unit_test(test_pyenv_symtab),
+	    cmocka_unit_test(test_debian_static_dynsym),
+	    cmocka_unit_test(test_usdt),
+	    cmocka_unit_test(test_vaddr_and_read),
+	    cmocka_unit_test(test_load_bias),
+	    cmocka_unit_test(test_not_elf),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_elf32_rejected),
+	    cmocka_unit_test(test_load_bias_data_mapping),
+	    cmocka_unit_test(test_build_id_from_stapsdt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

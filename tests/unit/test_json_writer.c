@@ -55,7 +55,6 @@ static const char *sink_text(struct sink *s)
 	return s->buf;
 }
 
-
 static void test_flat_line(void **state)
 {
 	struct sink *s = *state;
@@ -219,13 +218,13 @@ static void test_deep_nesting(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_flat_line, sink_setup, sink_teardown),
-		cmocka_unit_test_setup_teardown(test_nested, sink_setup, sink_teardown),
-		cmocka_unit_test_setup_teardown(test_two_lines, sink_setup, sink_teardown),
-		cmocka_unit_test_setup_teardown(test_escaping, sink_setup, sink_teardown),
-		cmocka_unit_test_setup_teardown(test_doubles, sink_setup, sink_teardown),
-		cmocka_unit_test_setup_teardown(test_line_end, sink_setup, sink_teardown),
-		cmocka_unit_test_setup_teardown(test_deep_nesting, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_flat_line, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_nested, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_two_lines, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_escaping, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_doubles, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_line_end, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_deep_nesting, sink_setup, sink_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

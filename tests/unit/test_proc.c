@@ -46,10 +46,11 @@ static void test_parse_mapping_file(void **state)
 	assert_string_equal(m.path, "/usr/bin/python3.11");
 
 	/* Shared mapping, top of the address space. */
-	assert_int_equal(proc__parse_mapping("ffffffff00000000-ffffffff00001000 rw-s 0000a000 00:1a 7 "
-					     "/dev/shm/gw\n",
-					     &m),
-			 0);
+	assert_int_equal(
+	    proc__parse_mapping("ffffffff00000000-ffffffff00001000 rw-s 0000a000 00:1a 7 "
+				"/dev/shm/gw\n",
+				&m),
+	    0);
 	assert_int_equal(m.start, 0xffffffff00000000ULL);
 	assert_int_equal(m.pgoff, 0xa000);
 	assert_string_equal(m.perms, "rw-s");
@@ -73,24 +74,24 @@ static void test_parse_mapping_spaces(void **state)
 static void test_parse_mapping_rejected(void **state)
 {
 	static const char *const lines[] = {
-		/* anonymous, with and without the padding */
-		"7f2c1a400000-7f2c1a5a0000 rw-p 00000000 00:00 0 \n",
-		"7f2c1a400000-7f2c1a5a0000 rw-p 00000000 00:00 0\n",
-		"7f2c1a400000-7f2c1a5a0000 rw-p 00000000 00:00 0",
-		"55980cbae000-55980cbcf000 rw-p 00000000 00:00 0                          [heap]\n",
-		"7ffea7268000-7ffea7289000 rw-p 00000000 00:00 0                          [stack]\n",
-		"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n",
-		"7f0000000000-7f0000001000 rw-s 00000000 00:0f 1053 anon_inode:[perf_event]\n",
-		/* replaced on disk */
-		"7f0000000000-7f0000001000 r-xp 00000000 fe:00 42 /usr/lib/libpython3.12.so.1.0 "
-		"(deleted)\n",
-		"7f0000000000-7f0000001000 r-xp 00000000 00:01 9 /memfd:jit (deleted)\n",
-		/* malformed */
-		"",
-		"\n",
-		"7f0000000000-7f0000001000 r-xp",
-		"7f0000000000 r-xp 00000000 fe:00 42 /usr/bin/python3",
-		"zzzz-7f0000001000 r-xp 00000000 fe:00 42 /usr/bin/python3",
+	    /* anonymous, with and without the padding */
+	    "7f2c1a400000-7f2c1a5a0000 rw-p 00000000 00:00 0 \n",
+	    "7f2c1a400000-7f2c1a5a0000 rw-p 00000000 00:00 0\n",
+	    "7f2c1a400000-7f2c1a5a0000 rw-p 00000000 00:00 0",
+	    "55980cbae000-55980cbcf000 rw-p 00000000 00:00 0                          [heap]\n",
+	    "7ffea7268000-7ffea7289000 rw-p 00000000 00:00 0                          [stack]\n",
+	    "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n",
+	    "7f0000000000-7f0000001000 rw-s 00000000 00:0f 1053 anon_inode:[perf_event]\n",
+	    /* replaced on disk */
+	    "7f0000000000-7f0000001000 r-xp 00000000 fe:00 42 /usr/lib/libpython3.12.so.1.0 "
+	    "(deleted)\n",
+	    "7f0000000000-7f0000001000 r-xp 00000000 00:01 9 /memfd:jit (deleted)\n",
+	    /* malformed */
+	    "",
+	    "\n",
+	    "7f0000000000-7f0000001000 r-xp",
+	    "7f0000000000 r-xp 00000000 fe:00 42 /usr/bin/python3",
+	    "zzzz-7f0000001000 r-xp 00000000 fe:00 42 /usr/bin/python3",
 	};
 	struct proc_mapping m;
 	size_t i;
@@ -104,7 +105,7 @@ static void test_parse_mapping_rejected(void **state)
 static void test_parse_pid(void **state)
 {
 	static const char *const bad[] = {
-		"0", "-1", "abc", "12x", "", "99999999999", "2147483648", "1.5", "0x10",
+	    "0", "-1", "abc", "12x", "", "99999999999", "2147483648", "1.5", "0x10",
 	};
 	pid_t pid;
 	size_t i;
@@ -251,7 +252,7 @@ static int on_mapping(const struct proc_mapping *m, void *ctx)
 
 static void test_for_each_mapping_self(void **state)
 {
-	struct walk w = { .stop_after = -1 };
+	struct walk w = {.stop_after = -1};
 	ssize_t n;
 
 	n = readlink("/proc/self/exe", w.exe, sizeof(w.exe) - 1);
@@ -276,15 +277,15 @@ static void test_for_each_mapping_self(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_mapping_file),
-		cmocka_unit_test(test_parse_mapping_spaces),
-		cmocka_unit_test(test_parse_mapping_rejected),
-		cmocka_unit_test(test_parse_pid),
-		cmocka_unit_test(test_comm),
-		cmocka_unit_test(test_alive),
-		cmocka_unit_test(test_root_path),
-		cmocka_unit_test(test_read_mem),
-		cmocka_unit_test(test_for_each_mapping_self),
+	    cmocka_unit_test(test_parse_mapping_file),
+	    cmocka_unit_test(test_parse_mapping_spaces),
+	    cmocka_unit_test(test_parse_mapping_rejected),
+	    cmocka_unit_test(test_parse_pid),
+	    cmocka_unit_test(test_comm),
+	    cmocka_unit_test(test_alive),
+	    cmocka_unit_test(test_root_path),
+	    cmocka_unit_test(test_read_mem),
+	    cmocka_unit_test(test_for_each_mapping_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

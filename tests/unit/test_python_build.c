@@ -71,10 +71,10 @@ static void test_detect_pyenv(void **state)
 		const char *path, *version;
 		unsigned minor, micro;
 	} cases[] = {
-		{ LIB310, "3.10.13", 10, 13 },
-		{ LIB311, "3.11.7", 11, 7 },
-		{ LIB312, "3.12.1", 12, 1 },
-		{ LIB313, "3.13.0", 13, 0 },
+	    {LIB310, "3.10.13", 10, 13},
+	    {LIB311, "3.11.7", 11, 7},
+	    {LIB312, "3.12.1", 12, 1},
+	    {LIB313, "3.13.0", 13, 0},
 	};
 	size_t i;
 
@@ -173,10 +173,10 @@ static void test_unsupported(void **state)
 		const char *path;
 		unsigned major, minor;
 	} cases[] = {
-		{ LIB27, 2, 7 },
-		{ LIB36, 3, 6 },
-		{ PYENV "/3.7.16/lib/libpython3.7m.so.1.0", 3, 7 },
-		{ PYENV "/3.9.18/lib/libpython3.9.so.1.0", 3, 9 },
+	    {LIB27, 2, 7},
+	    {LIB36, 3, 6},
+	    {PYENV "/3.7.16/lib/libpython3.7m.so.1.0", 3, 7},
+	    {PYENV "/3.9.18/lib/libpython3.9.so.1.0", 3, 9},
 	};
 	struct python_build b;
 	size_t i;
@@ -199,23 +199,19 @@ static void test_version_from_filename(void **state)
 		const char *name;
 		unsigned major, minor;
 	} ok[] = {
-		{ "python3.10", 3, 10 },
-		{ "libpython3.6m.so.1.0", 3, 6 },
-		{ "/usr/bin/python3.11", 3, 11 },
-		{ "libpython2.7.so", 2, 7 },
-		{ "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0", 3, 13 },
-		{ "/usr/lib/x86_64-linux-gnu/libpython3.12.so.1.0", 3, 12 },
-		{ "python3.13t", 3, 13 },
+	    {"python3.10", 3, 10},
+	    {"libpython3.6m.so.1.0", 3, 6},
+	    {"/usr/bin/python3.11", 3, 11},
+	    {"libpython2.7.so", 2, 7},
+	    {"/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0", 3, 13},
+	    {"/usr/lib/x86_64-linux-gnu/libpython3.12.so.1.0", 3, 12},
+	    {"python3.13t", 3, 13},
 	};
 	static const char *const bad[] = {
-		"python",
-		"python3",
-		"/usr/bin/python",
-		"/opt/python3.12/bin/python", /* only the base name counts */
-		"libc.so.6",
-		"",
-		"python.3",
-		"pythonX.Y",
+	    "python",	       "python3",
+	    "/usr/bin/python", "/opt/python3.12/bin/python", /* only the base name counts */
+	    "libc.so.6",       "",
+	    "python.3",	       "pythonX.Y",
 	};
 	unsigned major, minor;
 	size_t i;
@@ -288,16 +284,13 @@ static void test_debug_offsets_synthetic(void **state)
 
 	fill_debug_offsets(w);
 	w[W_FREE_THREADED] = 1;
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l),
-			 -EPROTONOSUPPORT);
+	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -EPROTONOSUPPORT);
 
 	fill_debug_offsets(w);
 	w[W_VERSION] = 0x030e00a1; /* 3.14.0a1: another table layout */
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l),
-			 -EPROTONOSUPPORT);
+	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -EPROTONOSUPPORT);
 	w[W_VERSION] = 0x030c01f0; /* 3.12 never had the table */
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l),
-			 -EPROTONOSUPPORT);
+	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -EPROTONOSUPPORT);
 
 	/* GIL member offsets before the GIL state itself are nonsense. */
 	fill_debug_offsets(w);
@@ -308,14 +301,14 @@ static void test_debug_offsets_synthetic(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_detect_pyenv),
-		cmocka_unit_test(test_detect_debian_static),
-		cmocka_unit_test(test_layout_per_minor),
-		cmocka_unit_test(test_layout_313_from_debug_offsets),
-		cmocka_unit_test(test_layout_313_fallback),
-		cmocka_unit_test(test_unsupported),
-		cmocka_unit_test(test_version_from_filename),
-		cmocka_unit_test(test_debug_offsets_synthetic),
+	    cmocka_unit_test(test_detect_pyenv),
+	    cmocka_unit_test(test_detect_debian_static),
+	    cmocka_unit_test(test_layout_per_minor),
+	    cmocka_unit_test(test_layout_313_from_debug_offsets),
+	    cmocka_unit_test(test_layout_313_fallback),
+	    cmocka_unit_test(test_unsupported),
+	    cmocka_unit_test(test_version_from_filename),
+	    cmocka_unit_test(test_debug_offsets_synthetic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,6 @@
 /* Above PID_MAX_LIMIT (2^22): no such thread can exist, so no name. */
 #define FAKE_TID 0x40000000u
 
-
 static int snap_setup(void **state)
 {
 	struct proc_snapshot *s = malloc(sizeof(*s));
@@ -244,14 +243,13 @@ static void test_full_table_reuses_ended_rows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_init, snap_setup, snap_teardown),
-		cmocka_unit_test_setup_teardown(test_thread_add_and_find, snap_setup,
-						snap_teardown),
-		cmocka_unit_test_setup_teardown(test_thread_table_full, snap_setup, snap_teardown),
-		cmocka_unit_test_setup_teardown(test_gil_share, snap_setup, snap_teardown),
-		cmocka_unit_test_setup_teardown(test_sample_gil, snap_setup, snap_teardown),
-		cmocka_unit_test_setup_teardown(test_full_table_reuses_ended_rows, snap_setup,
-						snap_teardown),
+	    cmocka_unit_test_setup_teardown(test_init, snap_setup, snap_teardown),
+	    cmocka_unit_test_setup_teardown(test_thread_add_and_find, snap_setup, snap_teardown),
+	    cmocka_unit_test_setup_teardown(test_thread_table_full, snap_setup, snap_teardown),
+	    cmocka_unit_test_setup_teardown(test_gil_share, snap_setup, snap_teardown),
+	    cmocka_unit_test_setup_teardown(test_sample_gil, snap_setup, snap_teardown),
+	    cmocka_unit_test_setup_teardown(test_full_table_reuses_ended_rows, snap_setup,
+					    snap_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
