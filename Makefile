@@ -24,6 +24,10 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+# Struct offsets measured against each pyenv CPython's internal headers.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+LAYOUT_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
+LAYOUT_PROBES := $(patsubst %,$(OUTPUT)/tests/layout-%,$(LAYOUT_VERSIONS))
 
 .PHONY: all deps test unit integration run clean format
 all: $(OUTPUT)/gilwatch
@@ -58,7 +62,10 @@ $(OUTPUT)/gilwatch: $(OUTPUT)/user/main.o $(USER_OBJS)
 $(OUTPUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(OUTPUT)/tests
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
-unit: $(UNIT_BINS)
+$(OUTPUT)/tests/layout-%: tests/unit/layout_probe.c | $(OUTPUT)/tests
+	$(CC) -O0 -I$(PYENV_ROOT)/versions/$*/include/python$(basename $*) $< -o $@
+
+unit: $(UNIT_BINS) $(LAYOUT_PROBES)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 
 integration: $(OUTPUT)/gilwatch

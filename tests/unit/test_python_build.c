@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "python_build.h"
@@ -110,25 +111,63 @@ static void test_detect_debian_static(void **state)
 	assert_int_equal(b.layout.tstate_native_thread_id, 160);
 }
 
-static void test_layout_per_minor(void **state)
+/* Runs build/tests/layout-VERSION (tests/unit/layout_probe.c compiled
+ * against that version's internal headers) and compares every offset.
+ */
+static void assert_layout_matches_headers(const char *lib, const char *version)
 {
+	char exe[4096], cmd[4200], key[64];
+	const struct python_layout *l;
 	struct python_build b;
+	size_t value, seen = 0;
+	ssize_t n;
+	FILE *p;
 
-	assert_int_equal(probe_build(LIB310, &b), 0);
-	assert_int_equal(b.layout_from_debug_offsets, 0);
-	assert_int_equal(b.layout.runtime_gil, 352);
-	assert_int_equal(b.layout.tstate_native_thread_id, 0);
+	assert_int_equal(probe_build(lib, &b), 0);
+	l = &b.layout;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "%s/layout-%s", exe, version);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fscanf(p, "%63s %zu", key, &value) == 2) {
+		const struct {
+			const char *name;
+			uint64_t got;
+		} fields[] = {
+			{ "runtime_gil", l->runtime_gil },
+			{ "interp_ceval_gil", l->interp_ceval_gil },
+			{ "runtime_interp_head", l->runtime_interp_head },
+			{ "gil_last_holder", l->gil_last_holder },
+			{ "gil_locked", l->gil_locked },
+			{ "gil_cond", l->gil_cond },
+			{ "tstate_thread_id", l->tstate_thread_id },
+			{ "tstate_native_thread_id", l->tstate_native_thread_id },
+		};
+		size_t i;
 
-	assert_int_equal(probe_build(LIB311, &b), 0);
-	assert_int_equal(b.layout_from_debug_offsets, 0);
-	assert_int_equal(b.layout.runtime_gil, 360);
+		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			if (strcmp(fields[i].name, key))
+				continue;
+			if (fields[i].got != value)
+				fail_msg("%s: %s is %llu, headers say %zu", version, key,
+					 (unsigned long long)fields[i].got, value);
+			seen++;
+		}
+	}
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(seen, 8);
+}
 
-	/* 3.12 moved the GIL behind interp->ceval.gil. */
-	assert_int_equal(probe_build(LIB312, &b), 0);
-	assert_int_equal(b.layout_from_debug_offsets, 0);
-	assert_int_equal(b.layout.runtime_gil, 0);
-	assert_int_equal(b.layout.interp_ceval_gil, 384);
-	assert_int_equal(b.layout.tstate_native_thread_id, 144);
+static void test_layout_matches_headers(void **state)
+{
+	assert_layout_matches_headers(LIB310, "3.10.13");
+	assert_layout_matches_headers(LIB311, "3.11.7");
+	assert_layout_matches_headers(LIB312, "3.12.1");
+	/* From _Py_DebugOffsets, converted: must agree with the headers too. */
+	assert_layout_matches_headers(LIB313, "3.13.0");
 }
 
 static void test_layout_313_from_debug_offsets(void **state)
@@ -303,7 +342,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_detect_pyenv),
 	    cmocka_unit_test(test_detect_debian_static),
-	    cmocka_unit_test(test_layout_per_minor),
+	    cmocka_unit_test(test_layout_matches_headers),
 	    cmocka_unit_test(test_layout_313_from_debug_offsets),
 	    cmocka_unit_test(test_layout_313_fallback),
 	    cmocka_unit_test(test_unsupported),
