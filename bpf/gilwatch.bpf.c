@@ -17,18 +17,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Transient per-thread state between an entry and its exit probe. */
-struct thread_state {
-	__u64 gil_wait_start;
-	__u64 gil_hold_start;
-	__u64 gc_start;
-	__u64 frames_start;
-	__u32 gc_generation;
-	__u32 frames_api;
-	__u32 in_gil_cond_wait;
-	__u32 pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, GW_MAX_PROCS);
@@ -54,8 +42,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, GW_MAX_THREADS);
 	__type(key, __u32);
-	__type(value, struct thread_state);
+	__type(value, struct gw_thread_state);
 } thread_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GW_MAX_LOCKS);
+	__type(key, __u64);
+	__type(value, struct gw_lock_owner);
+} lock_owner SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -103,9 +98,10 @@ static __always_inline void *lookup_or_init(void *map, __u32 *key, void *zero)
 	return bpf_map_lookup_elem(map, key);
 }
 
-static __always_inline struct thread_state *thread_state_get(__u32 tid)
+static __always_inline struct gw_thread_state *thread_state_get(__u64 pid_tgid)
 {
-	struct thread_state zero = {};
+	struct gw_thread_state zero = { .pid = pid_tgid >> 32 };
+	__u32 tid = (__u32)pid_tgid;
 
 	return lookup_or_init(&thread_state, &tid, &zero);
 }
@@ -148,12 +144,24 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __
 
 static __always_inline int gc_begin(int generation)
 {
-	struct thread_state *ts = thread_state_get((__u32)bpf_get_current_pid_tgid());
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	struct gw_thread_state *ts = thread_state_get(id);
+	__u32 pid = id >> 32;
+	struct gw_proc_stats *ps;
 
 	if (!ts)
 		return 0;
-	ts->gc_start = bpf_ktime_get_ns();
+	ts->gc_start = now;
 	ts->gc_generation = generation;
+	/* gh-106883: a collection while HEAD_LOCK is held for frame collection
+	 * runs finalizers that can drop the GIL: the 3.11 freeze's first half.
+	 */
+	ps = proc_stats_get(pid);
+	if (ts->frames_start || (ps && ps->frames_active)) {
+		if (ps)
+			__sync_fetch_and_add(&ps->hazards_gc_in_frames, 1);
+		emit(GW_EV_HAZARD_GC_IN_FRAMES, pid, (__u32)id, generation, now, 0);
+	}
 	return 0;
 }
 
@@ -162,7 +170,7 @@ static __always_inline int gc_end(void)
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), dur;
 	__u32 pid = id >> 32, tid = (__u32)id, gen;
 	struct gw_proc_stats *ps;
-	struct thread_state *ts;
+	struct gw_thread_state *ts;
 
 	ts = bpf_map_lookup_elem(&thread_state, &tid);
 	if (!ts || !ts->gc_start)
@@ -213,13 +221,24 @@ int BPF_USDT(gw_gc_done_usdt)
 
 static __always_inline int frames_begin(__u32 api)
 {
-	struct thread_state *ts = thread_state_get((__u32)bpf_get_current_pid_tgid());
+	__u64 id = bpf_get_current_pid_tgid();
+	struct gw_thread_state *ts = thread_state_get(id);
+	struct gw_proc_stats *ps = proc_stats_get(id >> 32);
 
 	if (!ts)
 		return 0;
 	ts->frames_start = bpf_ktime_get_ns();
 	ts->frames_api = api;
+	if (ps)
+		__sync_fetch_and_add(&ps->frames_active, 1);
 	return 0;
+}
+
+static __always_inline void frames_leave(struct gw_thread_state *ts, struct gw_proc_stats *ps)
+{
+	ts->frames_start = 0;
+	if (ps && ps->frames_active)
+		__sync_fetch_and_add(&ps->frames_active, -1);
 }
 
 SEC("uprobe")
@@ -241,15 +260,15 @@ int BPF_KRETPROBE(gw_frames_exit)
 	__u32 pid = id >> 32, tid = (__u32)id, api;
 	struct gw_thread_stats *tst;
 	struct gw_proc_stats *ps;
-	struct thread_state *ts;
+	struct gw_thread_state *ts;
 
 	ts = bpf_map_lookup_elem(&thread_state, &tid);
 	if (!ts || !ts->frames_start)
 		return 0;
 	dur = now - ts->frames_start;
 	api = ts->frames_api & 1;
-	ts->frames_start = 0;
 	ps = proc_stats_get(pid);
+	frames_leave(ts, ps);
 	if (ps) {
 		__sync_fetch_and_add(&ps->frames_calls[api], 1);
 		__sync_fetch_and_add(&ps->frames_total_ns[api], dur);
@@ -271,11 +290,11 @@ int BPF_KPROBE(gw_cond_enter, void *cond)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32;
 	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
-	struct thread_state *ts;
+	struct gw_thread_state *ts;
 
 	if (!cfg || (__u64)cond != cfg->gil_cond)
 		return 0;
-	ts = thread_state_get((__u32)id);
+	ts = thread_state_get(id);
 	if (!ts)
 		return 0;
 	/* take_gil() waits in 5 ms slices: the first slice starts the wait. */
@@ -292,7 +311,7 @@ int BPF_KRETPROBE(gw_cond_exit)
 	__u32 pid = id >> 32, tid = (__u32)id;
 	struct gw_thread_stats *tst;
 	struct gw_proc_stats *ps;
-	struct thread_state *ts;
+	struct gw_thread_state *ts;
 	struct gw_proc_cfg *cfg;
 	int locked = 1;
 
@@ -324,6 +343,82 @@ int BPF_KRETPROBE(gw_cond_exit)
 	return 0;
 }
 
+/* ---- Locks: PyThread_type_lock is a POSIX semaphore (3.10-3.13) ----
+ * sem_wait/sem_clockwait/sem_timedwait run when an acquisition may block:
+ * contended threading.Lock acquisitions and every HEAD_LOCK acquisition.
+ * --deep adds sem_trywait (uncontended acquisitions) and sem_post.
+ */
+
+static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now)
+{
+	struct gw_lock_owner owner = { .pid = id >> 32, .tid = (__u32)id, .since = now };
+
+	bpf_map_update_elem(&lock_owner, &addr, &owner, BPF_ANY);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_wait_enter, void *sem)
+{
+	struct gw_thread_state *ts = thread_state_get(bpf_get_current_pid_tgid());
+
+	if (!ts)
+		return 0;
+	ts->lock_wait_addr = (__u64)sem;
+	ts->lock_wait_start = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_sem_wait_exit, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+
+	if (!ts || !ts->lock_wait_addr)
+		return 0;
+	if (ret == 0)
+		lock_acquired(id, ts->lock_wait_addr, bpf_ktime_get_ns());
+	ts->lock_wait_addr = 0;
+	ts->lock_wait_start = 0;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_try_enter, void *sem)
+{
+	struct gw_thread_state *ts = thread_state_get(bpf_get_current_pid_tgid());
+
+	if (ts)
+		ts->lock_try_addr = (__u64)sem;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_sem_try_exit, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+
+	if (!ts || !ts->lock_try_addr)
+		return 0;
+	if (ret == 0)
+		lock_acquired(id, ts->lock_try_addr, bpf_ktime_get_ns());
+	ts->lock_try_addr = 0;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_post_enter, void *sem)
+{
+	__u64 addr = (__u64)sem;
+
+	/* Any thread may release a threading.Lock: forget the owner. */
+	bpf_map_delete_elem(&lock_owner, &addr);
+	return 0;
+}
+
 /* ---- --deep: every GIL acquisition and release ---- */
 
 SEC("uretprobe")
@@ -331,7 +426,7 @@ int BPF_KRETPROBE(gw_take_gil_exit)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
-	struct thread_state *ts = thread_state_get(tid);
+	struct gw_thread_state *ts = thread_state_get(id);
 	struct gw_thread_stats *tst;
 	struct gw_proc_stats *ps;
 
@@ -355,7 +450,7 @@ int BPF_KPROBE(gw_drop_gil_enter)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
-	struct thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
 	struct gw_thread_stats *tst;
 
 	if (!ts || !ts->gil_hold_start)
@@ -393,8 +488,13 @@ int BPF_PROG(gw_exit, struct task_struct *task)
 	struct gw_thread_stats *tst;
 	struct gw_proc_stats *ps;
 
+	struct gw_thread_state *ts;
+
 	if (!bpf_map_lookup_elem(&proc_cfg, &pid))
 		return 0;
+	ts = bpf_map_lookup_elem(&thread_state, &tid);
+	if (ts && ts->frames_start)
+		frames_leave(ts, proc_stats_get(pid));
 	bpf_map_delete_elem(&thread_state, &tid);
 	tst = bpf_map_lookup_elem(&thread_stats, &tid);
 	if (tst)

@@ -19,6 +19,7 @@
 #define GW_FRAMES_APIS 2
 #define GW_MAX_PROCS 1024
 #define GW_MAX_THREADS 65536
+#define GW_MAX_LOCKS 65536
 
 enum gw_event_type {
 	GW_EV_GC = 1,
@@ -26,6 +27,7 @@ enum gw_event_type {
 	GW_EV_THREAD_START = 3,
 	GW_EV_THREAD_END = 4,
 	GW_EV_PROC_EXIT = 5,
+	GW_EV_HAZARD_GC_IN_FRAMES = 6, /* arg: GC generation */
 };
 
 enum gw_frames_api {
@@ -48,8 +50,36 @@ struct gw_event {
 
 /* Per watched process, written by user space before attaching. */
 struct gw_proc_cfg {
-	__u64 gil_cond;	  /* runtime address of the main GIL's condvar */
+	__u64 gil_cond; /* runtime address of the main GIL's condvar */
 	__u64 gil_locked; /* runtime address of gil->locked (int) */
+};
+
+/* Per thread, between an entry probe and its exit; user space reads it to
+ * build the wait-for graph. Zero start times mean "not in that state".
+ */
+struct gw_thread_state {
+	__u32 pid;
+	__u32 in_gil_cond_wait;
+	__u64 gil_wait_start; /* waiting for a GIL held by another thread */
+	__u64 gil_hold_start; /* --deep */
+	__u64 gc_start;
+	__u64 frames_start; /* inside _PyThread_CurrentFrames/Exceptions */
+	__u64 lock_wait_addr; /* semaphore of the lock being acquired */
+	__u64 lock_wait_start;
+	__u64 lock_try_addr; /* --deep: sem_trywait in progress */
+	__u32 gc_generation;
+	__u32 frames_api;
+};
+
+/* Last thread that acquired a semaphore (map key: its address). In the
+ * default mode only blocking acquisitions are seen, and no releases: user
+ * space trusts the owner of HEAD_LOCK only (always taken with sem_wait) and
+ * confirms it with the semaphore's value.
+ */
+struct gw_lock_owner {
+	__u32 pid;
+	__u32 tid;
+	__u64 since;
 };
 
 /* Aggregated per process in the kernel, read by user space. */
@@ -66,6 +96,8 @@ struct gw_proc_stats {
 	__u64 threads_ended;
 	__u64 gil_handoffs; /* --deep only */
 	__u64 gil_last_tid; /* --deep only: last thread that took the GIL */
+	__u64 frames_active; /* threads inside a frame-collection call now */
+	__u64 hazards_gc_in_frames;
 };
 
 /* Aggregated per thread in the kernel. */

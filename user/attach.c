@@ -44,7 +44,7 @@ static int attach_function(struct gw_attachment *a, const struct gw_target *t, i
 	if (!err && exit)
 		err = attach_uprobe(a, exit, t->pid, file, sym->file_offset, true);
 	if (!err)
-		a->method[probe] = probe == PY_PROBE_GIL_WAIT	   ? "libc"
+		a->method[probe] = python_probes[probe].libc	   ? "libc"
 				   : sym->source == ELF_SYM_SYMTAB ? "symtab"
 								   : "dynsym";
 	return err;
@@ -72,11 +72,11 @@ static void note_missing(const struct gw_target *t, struct gw_attachment *a, int
 {
 	const char *what = python_probes[probe].symbol;
 
-	if (probe == PY_PROBE_GIL_WAIT)
-		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s",
-			 t->sym_err[probe] == -EADDRNOTAVAIL
-			     ? "GIL state not found in _PyRuntime"
-			     : "pthread_cond_timedwait not in libc");
+	if (t->sym_err[probe] == -EADDRNOTAVAIL)
+		snprintf(a->reason[probe], sizeof(a->reason[probe]),
+			 "GIL state not found in _PyRuntime");
+	else if (python_probes[probe].libc)
+		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s not in libc", what);
 	else
 		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s not found%s", what,
 			 stripped ? " (stripped)" : "");
@@ -114,8 +114,13 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	    {PY_PROBE_FRAMES, skel->progs.gw_frames_enter, skel->progs.gw_frames_exit},
 	    {PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit},
 	    {PY_PROBE_GIL_WAIT, skel->progs.gw_cond_enter, skel->progs.gw_cond_exit},
+	    {PY_PROBE_SEM_WAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
+	    {PY_PROBE_SEM_CLOCKWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
+	    {PY_PROBE_SEM_TIMEDWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_TAKE_GIL, NULL, skel->progs.gw_take_gil_exit},
 	    {PY_PROBE_DROP_GIL, skel->progs.gw_drop_gil_enter, NULL},
+	    {PY_PROBE_SEM_TRYWAIT, skel->progs.gw_sem_try_enter, skel->progs.gw_sem_try_exit},
+	    {PY_PROBE_SEM_POST, skel->progs.gw_sem_post_enter, NULL},
 	};
 	size_t i;
 
@@ -133,7 +138,7 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 			continue;
 		if (!t->sym_err[probe])
 			err = attach_function(
-			    a, t, probe, probe == PY_PROBE_GIL_WAIT ? t->libc_file : t->python_file,
+			    a, t, probe, python_probes[probe].libc ? t->libc_file : t->python_file,
 			    plan[i].enter, plan[i].exit);
 		else if (probe == PY_PROBE_GC && t->gc_usdt)
 			err = attach_gc_usdt(skel, a, t);

@@ -9,7 +9,7 @@
 
 struct gilwatch_bpf;
 
-#define GW_MAX_LINKS 16
+#define GW_MAX_LINKS 32
 
 struct attach_opts {
 	size_t sz;

@@ -12,13 +12,18 @@
  * hooks and how it falls back when a build lacks the symbol.
  */
 const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
-    [PY_PROBE_GC] = {"gc", "gc_collect_main", "gc__start", "gc__done", 0},
-    [PY_PROBE_FRAMES] = {"current_frames", "_PyThread_CurrentFrames", NULL, NULL, 0},
-    [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0},
-    /* In libc, not in the Python ELF: resolved by the target. */
-    [PY_PROBE_GIL_WAIT] = {"gil_wait", NULL, NULL, NULL, 0},
-    [PY_PROBE_TAKE_GIL] = {"take_gil", "take_gil", NULL, NULL, 1},
-    [PY_PROBE_DROP_GIL] = {"drop_gil", "drop_gil", NULL, NULL, 1},
+    [PY_PROBE_GC] = {"gc", "gc_collect_main", "gc__start", "gc__done", 0, 0},
+    [PY_PROBE_FRAMES] = {"current_frames", "_PyThread_CurrentFrames", NULL, NULL, 0, 0},
+    [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0,
+			     0},
+    [PY_PROBE_GIL_WAIT] = {"gil_wait", "pthread_cond_timedwait", NULL, NULL, 0, 1},
+    [PY_PROBE_SEM_WAIT] = {"sem_wait", "sem_wait", NULL, NULL, 0, 1},
+    [PY_PROBE_SEM_CLOCKWAIT] = {"sem_clockwait", "sem_clockwait", NULL, NULL, 0, 1},
+    [PY_PROBE_SEM_TIMEDWAIT] = {"sem_timedwait", "sem_timedwait", NULL, NULL, 0, 1},
+    [PY_PROBE_TAKE_GIL] = {"take_gil", "take_gil", NULL, NULL, 1, 0},
+    [PY_PROBE_DROP_GIL] = {"drop_gil", "drop_gil", NULL, NULL, 1, 0},
+    [PY_PROBE_SEM_TRYWAIT] = {"sem_trywait", "sem_trywait", NULL, NULL, 1, 1},
+    [PY_PROBE_SEM_POST] = {"sem_post", "sem_post", NULL, NULL, 1, 1},
 };
 
 /* Measured with offsetof() against each version's internal headers. */
@@ -26,6 +31,7 @@ static const struct python_layout layouts[] = {
     {.minor = 10,
      .runtime_gil = 352,
      .runtime_interp_head = 32,
+     .runtime_head_lock = 24,
      .gil_last_holder = 8,
      .gil_locked = 16,
      .gil_cond = 32,
@@ -33,6 +39,7 @@ static const struct python_layout layouts[] = {
     {.minor = 11,
      .runtime_gil = 360,
      .runtime_interp_head = 40,
+     .runtime_head_lock = 32,
      .gil_last_holder = 8,
      .gil_locked = 16,
      .gil_cond = 32,
@@ -40,6 +47,7 @@ static const struct python_layout layouts[] = {
      .tstate_native_thread_id = 160},
     {.minor = 12,
      .runtime_interp_head = 40,
+     .runtime_head_lock = 32,
      .interp_ceval_gil = 384,
      .gil_last_holder = 8,
      .gil_locked = 16,

@@ -16,6 +16,8 @@ struct python_layout {
 	unsigned minor;
 	uint64_t runtime_gil;	      /* _PyRuntime.ceval.gil, 0 if per interpreter */
 	uint64_t runtime_interp_head; /* _PyRuntime.interpreters.head */
+	uint64_t runtime_head_lock;   /* _PyRuntime.interpreters.mutex, a
+				       * PyThread_type_lock; 0 on 3.13 (PyMutex) */
 	uint64_t interp_ceval_gil;    /* PyInterpreterState.ceval.gil (pointer) */
 	uint64_t gil_last_holder;     /* in struct _gil_runtime_state */
 	uint64_t gil_locked;
@@ -29,16 +31,22 @@ enum python_probe {
 	PY_PROBE_FRAMES,     /* _PyThread_CurrentFrames() */
 	PY_PROBE_EXCEPTIONS, /* _PyThread_CurrentExceptions() */
 	PY_PROBE_GIL_WAIT,   /* pthread_cond_timedwait() on the GIL's condvar */
-	PY_PROBE_TAKE_GIL,   /* --deep */
-	PY_PROBE_DROP_GIL,   /* --deep */
+	PY_PROBE_SEM_WAIT,   /* blocking lock acquisitions (PyThread_type_lock) */
+	PY_PROBE_SEM_CLOCKWAIT,
+	PY_PROBE_SEM_TIMEDWAIT,
+	PY_PROBE_TAKE_GIL,    /* --deep */
+	PY_PROBE_DROP_GIL,    /* --deep */
+	PY_PROBE_SEM_TRYWAIT, /* --deep: uncontended lock acquisitions */
+	PY_PROBE_SEM_POST,    /* --deep: lock releases */
 	PY_PROBE_COUNT,
 };
 
 struct python_probe_spec {
 	const char *name;		    /* shown to users */
-	const char *symbol;		    /* in the Python ELF; NULL: see below */
+	const char *symbol;		    /* function to probe */
 	const char *usdt_start, *usdt_done; /* provider "python", fallback */
-	int deep;
+	int deep;			    /* --deep only */
+	int libc;			    /* symbol is in libc, not the Python ELF */
 };
 
 struct python_build {

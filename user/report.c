@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
+#include <stdio.h>
 #include <time.h>
+
+#include "detect.h"
 
 #include "log.h"
 #include "report.h"
@@ -39,4 +42,59 @@ void report__stats(struct report *r, const struct proc_snapshot *s, double elaps
 		report_json__stats(r, s, elapsed_s, final);
 	else
 		report_text__stats(r, s, elapsed_s, final);
+}
+
+const char gc_in_frames_remedy[] =
+    "a garbage collection ran while sys._current_frames()/_current_exceptions() held "
+    "HEAD_LOCK (CPython gh-106883); if a finalizer releases the GIL there, a thread that needs "
+    "HEAD_LOCK with the GIL held freezes the process. Move to CPython 3.12+ (or 3.11.12+), or "
+    "wrap the call in gc.disable()/gc.enable() as Apache Beam 2.64 does";
+
+const char *report__holds(const struct wait_cycle *c, size_t i, char *buf, size_t len)
+{
+	size_t j, used = 0;
+	char name[32];
+
+	buf[0] = '\0';
+	/* Member j waits for a lock held by member j + 1. */
+	for (j = 0; j < c->n && used < len; j++) {
+		const struct waiter *w = &c->members[j];
+
+		if ((j + 1) % c->n != i)
+			continue;
+		used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+				 detector__lock_name(w->kind, w->addr, name, sizeof(name)));
+	}
+	return buf;
+}
+
+void report__cycle_text(const struct wait_cycle *c, char *buf, size_t len)
+{
+	char holds[128], name[32];
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n && used < len; i++) {
+		const struct waiter *w = &c->members[i];
+
+		used += snprintf(buf + used, len - used, "%sthread %u (holds %s) waits for %s held by thread %u",
+				 i ? "; " : "", w->tid, report__holds(c, i, holds, sizeof(holds)),
+				 detector__lock_name(w->kind, w->addr, name, sizeof(name)), w->holder);
+	}
+}
+
+void report__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
+{
+	if (r->json)
+		report_json__deadlock(r, c, now_ns);
+	else
+		report_text__deadlock(r, c, now_ns);
+}
+
+void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count)
+{
+	if (r->json)
+		report_json__hazard_gc_in_frames(r, e, count);
+	else
+		report_text__hazard_gc_in_frames(r, e, count);
 }

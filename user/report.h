@@ -10,6 +10,7 @@
 #include "attach.h"
 #include "gilwatch.h"
 #include "snapshot.h"
+#include "wait_graph.h"
 
 struct report {
 	FILE *out;
@@ -24,6 +25,16 @@ void report__event(struct report *r, const struct gw_event *e);
 /* final: the closing summary instead of an interval refresh. */
 void report__stats(struct report *r, const struct proc_snapshot *s, double elapsed_s, bool final);
 uint64_t report__now_ns(const struct report *r);
+/* A confirmed deadlock; now_ns is CLOCK_MONOTONIC. */
+void report__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
+/* The gc-in-frame-collection hazard; count: occurrences so far. */
+void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);
+
+/* "thread 12 (holds HEAD_LOCK) waits for GIL held by thread 13; ..." */
+void report__cycle_text(const struct wait_cycle *c, char *buf, size_t len);
+/* Names of what cycle member i holds, e.g. "GIL", "HEAD_LOCK". */
+const char *report__holds(const struct wait_cycle *c, size_t i, char *buf, size_t len);
+extern const char gc_in_frames_remedy[];
 
 /* Text and JSON back ends. */
 void report_text__stats(struct report *r, const struct proc_snapshot *s, double elapsed_s,
@@ -33,5 +44,9 @@ void report_json__attach(struct report *r, const struct gw_attachment *a);
 void report_json__event(struct report *r, const struct gw_event *e);
 void report_json__stats(struct report *r, const struct proc_snapshot *s, double elapsed_s,
 			bool final);
+void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
+void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
+void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);
+void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);
 
 #endif

@@ -1,5 +1,8 @@
+#include <string.h>
 // SPDX-License-Identifier: MIT
+#include "detect.h"
 #include "json_writer.h"
+#include "proc.h"
 #include "report.h"
 
 static const char *const frames_api_names[GW_FRAMES_APIS] = {"current_frames",
@@ -147,6 +150,10 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 	}
 	jw_object_end(&w);
 	jw_u64(&w, "threads_started", ps->threads_started);
+	jw_object_begin(&w, "hazards");
+	jw_u64(&w, "gc-in-frame-collection", ps->hazards_gc_in_frames);
+	jw_object_end(&w);
+	jw_u64(&w, "deadlocks", s->deadlocks);
 	jw_u64(&w, "threads_ended", ps->threads_ended);
 	jw_u64(&w, "gil_samples", s->gil_samples);
 	jw_u64(&w, "gil_held_samples", s->gil_held_samples);
@@ -154,5 +161,58 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 		jw_u64(&w, "gil_handoffs", ps->gil_handoffs);
 	jw_u64(&w, "events_dropped", s->events_dropped);
 	jw_u64(&w, "dropped_thread_updates", s->dropped_thread_updates);
+	jw_line_end(&w);
+}
+
+void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
+{
+	char holds[128], name[32], text[1024], comm[GW_COMM_LEN];
+	struct json_writer w;
+	size_t i;
+
+	begin(r, &w, "deadlock", report__now_ns(r));
+	jw_u64(&w, "frozen_ns", now_ns - c->closed_ns);
+	report__cycle_text(c, text, sizeof(text));
+	jw_str(&w, "description", text);
+	jw_array_begin(&w, "threads");
+	for (i = 0; i < c->n; i++) {
+		const struct waiter *m = &c->members[i];
+
+		if (proc__comm(r->target->pid, m->tid, comm, sizeof(comm)))
+			comm[0] = '\0';
+		jw_object_begin(&w, NULL);
+		jw_u64(&w, "tid", m->tid);
+		jw_str(&w, "name", comm);
+		report__holds(c, i, holds, sizeof(holds));
+		jw_array_begin(&w, "holds");
+		/* holds is a ", "-separated list of names without commas inside. */
+		for (char *tok = strtok(holds, ","); tok; tok = strtok(NULL, ","))
+			jw_str(&w, NULL, tok + (*tok == ' '));
+		jw_array_end(&w);
+		jw_str(&w, "waits_for", detector__lock_name(m->kind, m->addr, name, sizeof(name)));
+		jw_u64(&w, "held_by", m->holder);
+		jw_u64(&w, "waiting_ns", now_ns - m->since_ns);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	jw_array_begin(&w, "cycle");
+	for (i = 0; i < c->n; i++)
+		jw_str(&w, NULL, detector__lock_name(c->members[i].kind, c->members[i].addr, name,
+						     sizeof(name)));
+	jw_array_end(&w);
+	jw_line_end(&w);
+}
+
+void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count)
+{
+	struct json_writer w;
+
+	begin(r, &w, "hazard", e->time_ns + r->realtime_offset_ns);
+	jw_str(&w, "rule", "gc-in-frame-collection");
+	jw_u64(&w, "tid", e->tid);
+	jw_u64(&w, "generation", e->arg);
+	jw_u64(&w, "count", count);
+	jw_str(&w, "python_version", r->target->build.version);
+	jw_str(&w, "remedy", gc_in_frames_remedy);
 	jw_line_end(&w);
 }

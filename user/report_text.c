@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "detect.h"
+#include "proc.h"
 #include "report.h"
 
 /* Human duration: "12.3ms", "1.20s", "850us". */
@@ -81,5 +83,34 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 	if (r->deep)
 		fprintf(r->out, ", GIL handoffs %llu", (unsigned long long)ps->gil_handoffs);
 	fprintf(r->out, "; events dropped %llu\n", (unsigned long long)s->events_dropped);
+	fprintf(r->out, "  VERDICTS deadlocks %llu, hazards gc-in-frame-collection %llu\n",
+		(unsigned long long)s->deadlocks, (unsigned long long)ps->hazards_gc_in_frames);
+	fflush(r->out);
+}
+
+void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
+{
+	char holds[128], name[32], d[32], comm[GW_COMM_LEN];
+	size_t i;
+
+	fprintf(r->out, "\n!! DEADLOCK in pid %d (%s): cycle in wait-for graph, frozen for %s\n",
+		r->target->pid, r->target->comm, fmt_ns(d, sizeof(d), now_ns - c->closed_ns));
+	for (i = 0; i < c->n; i++) {
+		const struct waiter *m = &c->members[i];
+
+		if (proc__comm(r->target->pid, m->tid, comm, sizeof(comm)))
+			comm[0] = '\0';
+		fprintf(r->out, "   thread %u (%s) holds %s, waits %s for %s held by thread %u\n",
+			m->tid, comm, report__holds(c, i, holds, sizeof(holds)),
+			fmt_ns(d, sizeof(d), now_ns - m->since_ns),
+			detector__lock_name(m->kind, m->addr, name, sizeof(name)), m->holder);
+	}
+	fflush(r->out);
+}
+
+void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count)
+{
+	fprintf(r->out, "\n!! HAZARD gc-in-frame-collection in pid %d, thread %u (gen%u collection; %llu so far): %s\n",
+		r->target->pid, e->tid, e->arg, (unsigned long long)count, gc_in_frames_remedy);
 	fflush(r->out);
 }

@@ -29,6 +29,7 @@ struct proc_snapshot {
 	uint64_t dropped_thread_updates; /* live threads beyond the table */
 	uint64_t gil_samples, gil_held_samples;
 	uint64_t events_dropped;
+	uint64_t deadlocks; /* confirmed deadlocks reported */
 };
 
 void snapshot__init(struct proc_snapshot *s, pid_t pid);

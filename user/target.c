@@ -49,11 +49,19 @@ static void resolve_libc(struct gw_target *t)
 	struct elf_file ef;
 	uint32_t desc[3];
 
-	t->sym_err[PY_PROBE_GIL_WAIT] = -ENOENT;
+	int i;
+
+	for (i = 0; i < PY_PROBE_COUNT; i++) {
+		if (python_probes[i].libc)
+			t->sym_err[i] = -ENOENT;
+	}
 	if (!t->libc_file[0] || elf_file__open(&ef, t->libc_file))
 		return;
-	t->sym_err[PY_PROBE_GIL_WAIT] =
-	    elf_file__find_symbol(&ef, "pthread_cond_timedwait", &t->sym[PY_PROBE_GIL_WAIT]);
+	for (i = 0; i < PY_PROBE_COUNT; i++) {
+		if (python_probes[i].libc)
+			t->sym_err[i] =
+			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
+	}
 	/* libthread_db's descriptor of struct pthread's tid: {bits, count, offset}. */
 	if (!elf_file__find_symbol(&ef, "_thread_db_pthread_tid", &sym) &&
 	    !elf_file__read(&ef, sym.vaddr, desc, sizeof(desc)))
@@ -110,13 +118,20 @@ int target__open(struct gw_target *t, pid_t pid)
 	if (err)
 		goto out;
 	for (i = 0; i < PY_PROBE_COUNT; i++) {
-		if (python_probes[i].symbol)
+		if (!python_probes[i].libc)
 			t->sym_err[i] =
 			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
 	}
 	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
-	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime))
+	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime)) {
+		uint64_t head = t->python_bias + runtime.vaddr + t->build.layout.runtime_head_lock;
+
 		t->gil = resolve_gil(t, t->python_bias + runtime.vaddr);
+		/* HEAD_LOCK: the semaphore behind _PyRuntime.interpreters.mutex. */
+		if (t->build.layout.runtime_head_lock &&
+		    proc__read_mem(pid, head, &t->head_lock, sizeof(t->head_lock)))
+			t->head_lock = 0;
+	}
 	resolve_libc(t);
 	if (!t->gil)
 		t->sym_err[PY_PROBE_GIL_WAIT] = -EADDRNOTAVAIL;

@@ -22,6 +22,7 @@ struct gw_target {
 	int sym_err[PY_PROBE_COUNT];
 	int gc_usdt;		     /* USDT python:gc__start/gc__done present */
 	uint64_t gil;		     /* runtime address of the main GIL's state, 0 if unknown */
+	uint64_t head_lock; /* runtime address of HEAD_LOCK's semaphore, 0 if none */
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
 };
 

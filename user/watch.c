@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "detect.h"
 #include "exit_codes.h"
 #include "gilwatch.skel.h"
 #include "log.h"
@@ -23,6 +24,10 @@
  */
 #define STARTUP_GRACE_S 1.0
 #define STARTUP_RETRY_US 50000
+/* Wait-for graph scans per second. */
+#define DETECT_MS 100
+/* A hazard is counted each time, reported at most this often. */
+#define HAZARD_REPORT_NS (60ull * 1000000000ull)
 
 static volatile sig_atomic_t stop_requested;
 
@@ -40,6 +45,8 @@ struct watch {
 	struct ring_buffer *rb;
 	struct proc_snapshot *snap;
 	struct report report;
+	struct detector detector;
+	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
 	int target_exited;
 };
 
@@ -75,6 +82,14 @@ static int handle_event(void *ctx, void *data, size_t len)
 	}
 	if (e->type == GW_EV_PROC_EXIT)
 		w->target_exited = 1;
+	if (e->type == GW_EV_HAZARD_GC_IN_FRAMES) {
+		w->hazards_seen++;
+		if (w->hazard_reported_ns && e->time_ns - w->hazard_reported_ns < HAZARD_REPORT_NS)
+			return 0;
+		w->hazard_reported_ns = e->time_ns;
+		report__hazard_gc_in_frames(&w->report, e, w->hazards_seen);
+		return 0;
+	}
 	report__event(&w->report, e);
 	return 0;
 }
@@ -154,7 +169,8 @@ static void refresh(struct watch *w)
 static void run_loop(struct watch *w)
 {
 	const struct watch_opts *o = w->opts;
-	double start = mono_s(), next_report = start + o->interval_s, now;
+	double start = mono_s(), next_report = start + o->interval_s, next_scan = start, now;
+	struct wait_cycle cycle;
 
 	while (!stop_requested && !w->target_exited) {
 		int err = ring_buffer__poll(w->rb, GIL_SAMPLE_MS);
@@ -167,6 +183,13 @@ static void run_loop(struct watch *w)
 			break;
 		if (!proc__alive(w->target.pid))
 			w->target_exited = 1;
+		if (now >= next_scan && !w->target_exited) {
+			next_scan = now + DETECT_MS / 1000.0;
+			if (detector__scan(&w->detector, w->skel, (uint64_t)(now * 1e9), &cycle)) {
+				w->snap->deadlocks = w->detector.deadlocks;
+				report__deadlock(&w->report, &cycle, (uint64_t)(now * 1e9));
+			}
+		}
 		if (now >= next_report && !w->target_exited) {
 			refresh(w);
 			report__stats(&w->report, w->snap, now - start, false);
@@ -240,6 +263,8 @@ int watch__run(const struct watch_opts *opts)
 					   .deep = opts->deep,
 					   .realtime_offset_ns = realtime_offset_ns(),
 					   .target = &w.target};
+		detector__init(&w.detector, &w.target, (uint64_t)(opts->deadlock_after_s * 1e9),
+			       opts->deep);
 		report__attach(&w.report, &w.attachment);
 		run_loop(&w);
 	}

@@ -12,6 +12,7 @@ struct watch_opts {
 	pid_t pid;
 	double interval_s;
 	double duration_s; /* 0: until the process exits or a signal */
+	double deadlock_after_s; /* a wait-for cycle must last this long */
 	bool json;
 	bool deep;
 };

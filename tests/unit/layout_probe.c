@@ -21,6 +21,11 @@ int main(void)
 	SHOW("interp_ceval_gil", offsetof(PyInterpreterState, ceval.gil));
 #endif
 	SHOW("runtime_interp_head", offsetof(_PyRuntimeState, interpreters.head));
+#if PY_MINOR_VERSION <= 12
+	SHOW("runtime_head_lock", offsetof(_PyRuntimeState, interpreters.mutex));
+#else
+	SHOW("runtime_head_lock", 0); /* a PyMutex: not a semaphore */
+#endif
 	SHOW("gil_last_holder", offsetof(struct _gil_runtime_state, last_holder));
 	SHOW("gil_locked", offsetof(struct _gil_runtime_state, locked));
 	SHOW("gil_cond", offsetof(struct _gil_runtime_state, cond));

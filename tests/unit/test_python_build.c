@@ -140,6 +140,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 			{ "runtime_gil", l->runtime_gil },
 			{ "interp_ceval_gil", l->interp_ceval_gil },
 			{ "runtime_interp_head", l->runtime_interp_head },
+			{ "runtime_head_lock", l->runtime_head_lock },
 			{ "gil_last_holder", l->gil_last_holder },
 			{ "gil_locked", l->gil_locked },
 			{ "gil_cond", l->gil_cond },
@@ -158,7 +159,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(seen, 8);
+	assert_int_equal(seen, 9);
 }
 
 static void test_layout_matches_headers(void **state)

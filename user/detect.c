@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+#include <stdio.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "detect.h"
+#include "gilwatch.h"
+#include "gilwatch.skel.h"
+#include "proc.h"
+
+void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns,
+		    bool deep)
+{
+	memset(d, 0, sizeof(*d));
+	d->target = t;
+	d->threshold_ns = threshold_ns;
+	d->deep = deep;
+}
+
+const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, size_t len)
+{
+	if (kind == LOCK_GIL)
+		return "GIL";
+	if (kind == LOCK_HEAD)
+		return "HEAD_LOCK";
+	snprintf(buf, len, "lock 0x%llx", (unsigned long long)addr);
+	return buf;
+}
+
+/* The holder of a semaphore-based lock, 0 if it cannot be told. The owner
+ * map only sees blocking acquisitions and no releases in the default mode:
+ * it is trusted for HEAD_LOCK (always taken with sem_wait) or under --deep,
+ * and only while the semaphore is taken (glibc new_sem: value in the low
+ * 32 bits of its first word).
+ */
+static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint64_t addr)
+{
+	const struct gw_target *t = d->target;
+	struct gw_lock_owner owner;
+	uint32_t value;
+
+	if (!d->deep && addr != t->head_lock)
+		return 0;
+	if (bpf_map__lookup_elem(skel->maps.lock_owner, &addr, sizeof(addr), &owner,
+				 sizeof(owner), 0) ||
+	    owner.pid != (uint32_t)t->pid)
+		return 0;
+	if (proc__read_mem(t->pid, addr, &value, sizeof(value)) || value != 0)
+		return 0;
+	return owner.tid;
+}
+
+/* Every thread of the process that waits for the GIL or a lock now. */
+static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, struct waiter *w)
+{
+	int fd = bpf_map__fd(skel->maps.thread_state);
+	const struct gw_target *t = d->target;
+	uint32_t key, next, *prev = NULL;
+	pid_t gil_holder = 0;
+	size_t n = 0;
+
+	target__gil_holder(t, &gil_holder);
+	while (n < GW_MAX_WAITERS && !bpf_map_get_next_key(fd, prev, &next)) {
+		struct gw_thread_state ts;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &ts) || ts.pid != (uint32_t)t->pid)
+			continue;
+		if (ts.gil_wait_start) {
+			w[n] = (struct waiter){.tid = key,
+					       .holder = (uint32_t)gil_holder,
+					       .kind = LOCK_GIL,
+					       .since_ns = ts.gil_wait_start};
+		} else if (ts.lock_wait_addr) {
+			w[n] = (struct waiter){.tid = key,
+					       .holder = lock_holder(d, skel, ts.lock_wait_addr),
+					       .kind = ts.lock_wait_addr == t->head_lock ? LOCK_HEAD
+											  : LOCK_SEM,
+					       .addr = ts.lock_wait_addr,
+					       .since_ns = ts.lock_wait_start};
+		} else {
+			continue;
+		}
+		/* The GIL's last holder is not waiting for itself. */
+		if (w[n].kind == LOCK_GIL && w[n].holder == key)
+			w[n].holder = 0;
+		n++;
+	}
+	return n;
+}
+
+static bool already_reported(struct detector *d, uint64_t key)
+{
+	size_t i;
+
+	for (i = 0; i < d->nreported; i++) {
+		if (d->reported[i] == key)
+			return true;
+	}
+	if (d->nreported < GW_MAX_REPORTED)
+		d->reported[d->nreported++] = key;
+	return false;
+}
+
+int detector__scan(struct detector *d, struct gilwatch_bpf *skel, uint64_t now_ns,
+		   struct wait_cycle *out)
+{
+	struct waiter w[GW_MAX_WAITERS];
+	struct wait_cycle cycles[4];
+	size_t n, found, i;
+
+	n = collect_waiters(d, skel, w);
+	found = wait_graph__cycles(w, n, cycles, sizeof(cycles) / sizeof(cycles[0]));
+	for (i = 0; i < found; i++) {
+		if (now_ns - cycles[i].closed_ns < d->threshold_ns ||
+		    already_reported(d, cycles[i].key))
+			continue;
+		*out = cycles[i];
+		d->deadlocks++;
+		return 1;
+	}
+	return 0;
+}
