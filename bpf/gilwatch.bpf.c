@@ -57,6 +57,14 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Return addresses of GIL condvar waits already handed to user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gw_site_key);
+	__type(value, __u32);
+} return_sites SEC(".maps");
+
 __u64 dropped_events = 0;
 
 static __always_inline __u32 hist_slot(__u64 v)
@@ -121,8 +129,8 @@ static __always_inline struct gw_proc_stats *proc_stats_get(__u32 pid)
 	return bpf_map_lookup_elem(&proc_stats, &pid);
 }
 
-static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __u64 now,
-				 __u64 duration)
+static __always_inline void emit_addr(__u32 type, __u32 pid, __u32 tid, __u32 arg, __u64 now,
+				      __u64 duration, __u64 addr)
 {
 	struct gw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -136,8 +144,15 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __
 	e->arg = arg;
 	e->time_ns = now;
 	e->duration_ns = duration;
+	e->addr = addr;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __u64 now,
+				 __u64 duration)
+{
+	emit_addr(type, pid, tid, arg, now, duration, 0);
 }
 
 /* ---- GC: gc_collect_main() entry/return, or USDT gc__start/gc__done ---- */
@@ -282,7 +297,14 @@ int BPF_KRETPROBE(gw_frames_exit)
 	return 0;
 }
 
-/* ---- Contended GIL waits: pthread_cond_timedwait(&gil->cond, ...) ---- */
+/* ---- Contended GIL waits: pthread_cond_timedwait(&gil->cond, ...) ----
+ * Not a uretprobe: a GIL waiter inside a frozen process returns every 5 ms,
+ * and a uretprobe hit that often keeps the kernel's uretprobe SRCU reader
+ * of an outer, never-returning probed call (_current_frames, a collection)
+ * alive, so detaching blocks until the target dies. Instead the entry hands
+ * its return address (an instruction boundary in take_gil) to user space
+ * once, which puts a plain uprobe there: gw_cond_return.
+ */
 
 SEC("uprobe")
 int BPF_KPROBE(gw_cond_enter, void *cond)
@@ -290,10 +312,15 @@ int BPF_KPROBE(gw_cond_enter, void *cond)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32;
 	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+	struct gw_site_key site = { .pid = pid };
 	struct gw_thread_state *ts;
+	__u32 one = 1;
 
 	if (!cfg || (__u64)cond != cfg->gil_cond)
 		return 0;
+	if (!bpf_probe_read_user(&site.addr, sizeof(site.addr), (void *)PT_REGS_SP(ctx)) &&
+	    !bpf_map_update_elem(&return_sites, &site, &one, BPF_NOEXIST))
+		emit_addr(GW_EV_RETURN_SITE, pid, (__u32)id, 0, bpf_ktime_get_ns(), 0, site.addr);
 	ts = thread_state_get(id);
 	if (!ts)
 		return 0;
@@ -304,8 +331,8 @@ int BPF_KPROBE(gw_cond_enter, void *cond)
 	return 0;
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(gw_cond_exit)
+SEC("uprobe")
+int BPF_KPROBE(gw_cond_return)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now, dur;
 	__u32 pid = id >> 32, tid = (__u32)id;

@@ -28,6 +28,7 @@ enum gw_event_type {
 	GW_EV_THREAD_END = 4,
 	GW_EV_PROC_EXIT = 5,
 	GW_EV_HAZARD_GC_IN_FRAMES = 6, /* arg: GC generation */
+	GW_EV_RETURN_SITE = 7,	       /* addr: a GIL wait's return address */
 };
 
 enum gw_frames_api {
@@ -45,7 +46,15 @@ struct gw_event {
 	__u32 arg;
 	__u64 time_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at the end */
 	__u64 duration_ns;
+	__u64 addr;
 	char comm[GW_COMM_LEN];
+};
+
+/* A call site seen by an entry probe, keyed per process. */
+struct gw_site_key {
+	__u64 addr;
+	__u32 pid;
+	__u32 pad;
 };
 
 /* Per watched process, written by user space before attaching. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -113,7 +114,8 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	    {PY_PROBE_GC, skel->progs.gw_gc_enter, skel->progs.gw_gc_exit},
 	    {PY_PROBE_FRAMES, skel->progs.gw_frames_enter, skel->progs.gw_frames_exit},
 	    {PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit},
-	    {PY_PROBE_GIL_WAIT, skel->progs.gw_cond_enter, skel->progs.gw_cond_exit},
+	    /* Its return: attach__return_site(), when first seen. */
+	    {PY_PROBE_GIL_WAIT, skel->progs.gw_cond_enter, NULL},
 	    {PY_PROBE_SEM_WAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_CLOCKWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_TIMEDWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
@@ -151,6 +153,35 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 fail:
 	attach__detach(skel, t, a);
 	return proc__alive(t->pid) ? err : -ESRCH;
+}
+
+struct site_ctx {
+	uint64_t addr;
+	char path[PATH_MAX];
+	uint64_t offset;
+};
+
+static int find_site(const struct proc_mapping *m, void *arg)
+{
+	struct site_ctx *c = arg;
+
+	if (c->addr < m->start || c->addr >= m->end || m->perms[2] != 'x')
+		return 0;
+	snprintf(c->path, sizeof(c->path), "%s", m->path);
+	c->offset = c->addr - m->start + m->pgoff;
+	return 1;
+}
+
+int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
+			struct gw_attachment *a, uint64_t addr)
+{
+	struct site_ctx c = {.addr = addr};
+	char file[PATH_MAX];
+
+	if (proc__for_each_mapping(t->pid, find_site, &c) != 1)
+		return -ENOENT;
+	proc__root_path(t->pid, c.path, file, sizeof(file));
+	return attach_uprobe(a, skel->progs.gw_cond_return, t->pid, file, c.offset, false);
 }
 
 void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a)

@@ -9,7 +9,7 @@
 
 struct gilwatch_bpf;
 
-#define GW_MAX_LINKS 32
+#define GW_MAX_LINKS 48
 
 struct attach_opts {
 	size_t sz;
@@ -30,6 +30,11 @@ struct gw_attachment {
  */
 int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 		   const struct attach_opts *opts, struct gw_attachment *a);
+/* A plain uprobe at a return address an entry probe reported (an
+ * instruction boundary by construction): the end of a GIL condvar wait.
+ */
+int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
+			struct gw_attachment *a, uint64_t addr);
 void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a);
 /* "gc via symtab, current_frames via dynsym, ..., take_gil unavailable: ..." */
 void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_t len);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -104,17 +105,27 @@ static bool already_reported(struct detector *d, uint64_t key)
 	return false;
 }
 
-int detector__scan(struct detector *d, struct gilwatch_bpf *skel, uint64_t now_ns,
-		   struct wait_cycle *out)
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int detector__scan(struct detector *d, struct gilwatch_bpf *skel, struct wait_cycle *out)
 {
 	struct waiter w[GW_MAX_WAITERS];
 	struct wait_cycle cycles[4];
+	uint64_t now_ns;
 	size_t n, found, i;
 
 	n = collect_waiters(d, skel, w);
+	/* After the reads: every wait start seen is older than now. */
+	now_ns = d->scanned_ns = monotonic_ns();
 	found = wait_graph__cycles(w, n, cycles, sizeof(cycles) / sizeof(cycles[0]));
 	for (i = 0; i < found; i++) {
-		if (now_ns - cycles[i].closed_ns < d->threshold_ns ||
+		if (cycles[i].closed_ns > now_ns || now_ns - cycles[i].closed_ns < d->threshold_ns ||
 		    already_reported(d, cycles[i].key))
 			continue;
 		*out = cycles[i];

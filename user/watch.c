@@ -82,6 +82,14 @@ static int handle_event(void *ctx, void *data, size_t len)
 	}
 	if (e->type == GW_EV_PROC_EXIT)
 		w->target_exited = 1;
+	if (e->type == GW_EV_RETURN_SITE) {
+		int err = attach__return_site(w->skel, &w->target, &w->attachment, e->addr);
+
+		if (err)
+			gw_debug("cannot probe GIL wait return site 0x%llx: %s",
+				 (unsigned long long)e->addr, strerror(-err));
+		return 0;
+	}
 	if (e->type == GW_EV_HAZARD_GC_IN_FRAMES) {
 		w->hazards_seen++;
 		if (w->hazard_reported_ns && e->time_ns - w->hazard_reported_ns < HAZARD_REPORT_NS)
@@ -185,9 +193,9 @@ static void run_loop(struct watch *w)
 			w->target_exited = 1;
 		if (now >= next_scan && !w->target_exited) {
 			next_scan = now + DETECT_MS / 1000.0;
-			if (detector__scan(&w->detector, w->skel, (uint64_t)(now * 1e9), &cycle)) {
+			if (detector__scan(&w->detector, w->skel, &cycle)) {
 				w->snap->deadlocks = w->detector.deadlocks;
-				report__deadlock(&w->report, &cycle, (uint64_t)(now * 1e9));
+				report__deadlock(&w->report, &cycle, w->detector.scanned_ns);
 			}
 		}
 		if (now >= next_report && !w->target_exited) {
