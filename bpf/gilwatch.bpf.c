@@ -155,6 +155,16 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __
 	emit_addr(type, pid, tid, arg, now, duration, 0);
 }
 
+/* A thread that collects, collects frames or takes a lock is not waiting
+ * for the GIL: a wait whose end was missed (its return site was not probed
+ * yet) must not linger into the wait-for graph.
+ */
+static __always_inline void forget_gil_wait(struct gw_thread_state *ts)
+{
+	ts->gil_wait_start = 0;
+	ts->in_gil_cond_wait = 0;
+}
+
 /* ---- GC: gc_collect_main() entry/return, or USDT gc__start/gc__done ---- */
 
 static __always_inline int gc_begin(int generation)
@@ -166,6 +176,7 @@ static __always_inline int gc_begin(int generation)
 
 	if (!ts)
 		return 0;
+	forget_gil_wait(ts);
 	ts->gc_start = now;
 	ts->gc_generation = generation;
 	/* gh-106883: a collection while HEAD_LOCK is held for frame collection
@@ -242,6 +253,7 @@ static __always_inline int frames_begin(__u32 api)
 
 	if (!ts)
 		return 0;
+	forget_gil_wait(ts);
 	ts->frames_start = bpf_ktime_get_ns();
 	ts->frames_api = api;
 	if (ps)
@@ -390,6 +402,7 @@ int BPF_KPROBE(gw_sem_wait_enter, void *sem)
 
 	if (!ts)
 		return 0;
+	forget_gil_wait(ts);
 	ts->lock_wait_addr = (__u64)sem;
 	ts->lock_wait_start = bpf_ktime_get_ns();
 	return 0;

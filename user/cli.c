@@ -86,7 +86,7 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 				   arg);
 		break;
 	case 'v':
-		gw_verbose = 1;
+		gw_verbose++;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);

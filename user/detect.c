@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 
 #include "detect.h"
+#include "log.h"
 #include "gilwatch.h"
 #include "gilwatch.skel.h"
 #include "proc.h"
@@ -41,7 +42,7 @@ static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint6
 	struct gw_lock_owner owner;
 	uint32_t value;
 
-	if (!d->deep && addr != t->head_lock)
+	if (!d->deep && addr != d->head_lock)
 		return 0;
 	if (bpf_map__lookup_elem(skel->maps.lock_owner, &addr, sizeof(addr), &owner,
 				 sizeof(owner), 0) ||
@@ -62,6 +63,7 @@ static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, str
 	size_t n = 0;
 
 	target__gil_holder(t, &gil_holder);
+	d->head_lock = target__head_lock(t);
 	while (n < GW_MAX_WAITERS && !bpf_map_get_next_key(fd, prev, &next)) {
 		struct gw_thread_state ts;
 
@@ -77,7 +79,7 @@ static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, str
 		} else if (ts.lock_wait_addr) {
 			w[n] = (struct waiter){.tid = key,
 					       .holder = lock_holder(d, skel, ts.lock_wait_addr),
-					       .kind = ts.lock_wait_addr == t->head_lock ? LOCK_HEAD
+					       .kind = ts.lock_wait_addr == d->head_lock ? LOCK_HEAD
 											  : LOCK_SEM,
 					       .addr = ts.lock_wait_addr,
 					       .since_ns = ts.lock_wait_start};
@@ -123,6 +125,10 @@ int detector__scan(struct detector *d, struct gilwatch_bpf *skel, struct wait_cy
 	n = collect_waiters(d, skel, w);
 	/* After the reads: every wait start seen is older than now. */
 	now_ns = d->scanned_ns = monotonic_ns();
+	for (i = 0; i < n && gw_verbose > 1; i++)
+		gw_debug("waiter %u kind %d lock 0x%llx holder %u for %llu ms", w[i].tid, w[i].kind,
+			 (unsigned long long)w[i].addr, w[i].holder,
+			 (unsigned long long)(now_ns - w[i].since_ns) / 1000000);
 	found = wait_graph__cycles(w, n, cycles, sizeof(cycles) / sizeof(cycles[0]));
 	for (i = 0; i < found; i++) {
 		if (cycles[i].closed_ns > now_ns || now_ns - cycles[i].closed_ns < d->threshold_ns ||

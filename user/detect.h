@@ -25,6 +25,7 @@ struct detector {
 	size_t nreported;
 	uint64_t deadlocks;
 	uint64_t scanned_ns; /* CLOCK_MONOTONIC after the last scan's reads */
+	uint64_t head_lock;  /* HEAD_LOCK's semaphore at the last scan */
 };
 
 void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns,

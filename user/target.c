@@ -124,13 +124,10 @@ int target__open(struct gw_target *t, pid_t pid)
 	}
 	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
 	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime)) {
-		uint64_t head = t->python_bias + runtime.vaddr + t->build.layout.runtime_head_lock;
-
 		t->gil = resolve_gil(t, t->python_bias + runtime.vaddr);
-		/* HEAD_LOCK: the semaphore behind _PyRuntime.interpreters.mutex. */
-		if (t->build.layout.runtime_head_lock &&
-		    proc__read_mem(pid, head, &t->head_lock, sizeof(t->head_lock)))
-			t->head_lock = 0;
+		if (t->build.layout.runtime_head_lock)
+			t->head_lock_field =
+			    t->python_bias + runtime.vaddr + t->build.layout.runtime_head_lock;
 	}
 	resolve_libc(t);
 	if (!t->gil)
@@ -138,6 +135,15 @@ int target__open(struct gw_target *t, pid_t pid)
 out:
 	elf_file__close(&ef);
 	return err;
+}
+
+uint64_t target__head_lock(const struct gw_target *t)
+{
+	uint64_t sem = 0;
+
+	if (!t->head_lock_field || proc__read_mem(t->pid, t->head_lock_field, &sem, sizeof(sem)))
+		return 0;
+	return sem;
 }
 
 int target__gil_holder(const struct gw_target *t, pid_t *tid)

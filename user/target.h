@@ -22,7 +22,10 @@ struct gw_target {
 	int sym_err[PY_PROBE_COUNT];
 	int gc_usdt;		     /* USDT python:gc__start/gc__done present */
 	uint64_t gil;		     /* runtime address of the main GIL's state, 0 if unknown */
-	uint64_t head_lock; /* runtime address of HEAD_LOCK's semaphore, 0 if none */
+	/* Where _PyRuntime.interpreters.mutex lives, 0 if not a semaphore. Read
+	 * it when needed: startup may replace the lock it points to.
+	 */
+	uint64_t head_lock_field;
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
 };
 
@@ -30,6 +33,8 @@ struct gw_target {
  * -EPROTONOSUPPORT: a CPython gilwatch does not support (build filled in).
  */
 int target__open(struct gw_target *t, pid_t pid);
+/* HEAD_LOCK's semaphore now, 0 if unknown. */
+uint64_t target__head_lock(const struct gw_target *t);
 /* Reads the GIL holder's thread id; 0 if the GIL is free or unknown. */
 int target__gil_holder(const struct gw_target *t, pid_t *tid);
 

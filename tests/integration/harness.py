@@ -1,11 +1,13 @@
 """Runs gilwatch against real interpreters and collects what it reports."""
 import json
 import os
-import select
+import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,13 +52,13 @@ def check(cond, msg):
 class Watch:
     """One `gilwatch watch --json` run against one target script."""
 
-    def __init__(self, gilwatch, python, script, extra_args=(), timeout=30):
+    def __init__(self, gilwatch, python, script, extra_args=(), timeout=30, script_args=()):
         self.dir = tempfile.mkdtemp(prefix="gilwatch-test-")
         self.go = os.path.join(self.dir, "go")
         self.facts_path = os.path.join(self.dir, "facts.json")
         self.timeout = timeout
         self.target = subprocess.Popen(
-            [python, os.path.join(TARGETS, script), self.go, self.facts_path],
+            [python, os.path.join(TARGETS, script), self.go, self.facts_path, *script_args],
             stdout=subprocess.DEVNULL,
         )
         self.watch = subprocess.Popen(
@@ -65,45 +67,91 @@ class Watch:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.events = []
+        # One reader thread owns stdout: mixing readline() and communicate()
+        # loses what the text buffer holds.
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read_lines, daemon=True)
+        self.reader.start()
+
+    def _read_lines(self):
+        for line in self.watch.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
 
     def _read_event(self, deadline):
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.watch.stdout], [], [], 0.1)
-            if ready:
-                line = self.watch.stdout.readline()
-                if not line:
-                    return None
-                ev = json.loads(line)
-                self.events.append(ev)
-                return ev
-            if self.watch.poll() is not None:
-                return None
-        return None
+        """The next event, or None at EOF or the deadline."""
+        try:
+            line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+        if line is None:
+            self.lines.put(None)
+            return None
+        ev = json.loads(line)
+        self.events.append(ev)
+        return ev
+
+    def _finish(self, wait_s):
+        """Waits for gilwatch to exit, collects the rest; returns stderr."""
+        try:
+            self.watch.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            raise Failure("gilwatch did not exit within %.0f s" % wait_s)
+        self.reader.join(timeout=5)
+        while self._read_event(time.monotonic()) is not None:
+            pass
+        err = self.watch.stderr.read()
+        check(self.watch.returncode == 0,
+              "gilwatch exited %d: %s" % (self.watch.returncode, err.strip()))
+        return err
+
+    def _start(self):
+        ev = self._read_event(time.monotonic() + 10)
+        if ev is None or ev["event"] != "attach":
+            raise Failure("no attach event: %s" % self._stderr_now())
+        open(self.go, "w").close()
+
+    def _facts(self):
+        if not os.path.exists(self.facts_path):
+            return {}
+        with open(self.facts_path) as f:
+            return json.load(f)
 
     def run(self):
         """Waits for attach, lets the target go, returns (events, facts, stderr)."""
         try:
-            deadline = time.monotonic() + 10
-            ev = self._read_event(deadline)
-            if ev is None or ev["event"] != "attach":
-                raise Failure("no attach event: %s" % self._stderr_now())
-            open(self.go, "w").close()
+            self._start()
             self.target.wait(timeout=self.timeout)
-            out, err = self.watch.communicate(timeout=10)
-            for line in out.splitlines():
-                self.events.append(json.loads(line))
-            check(self.watch.returncode == 0,
-                  "gilwatch exited %d: %s" % (self.watch.returncode, err.strip()))
+            err = self._finish(10)
             check(self.target.returncode == 0, "target failed (%d)" % self.target.returncode)
-            with open(self.facts_path) as f:
-                facts = json.load(f)
-            return self.events, facts, err
+            return self.events, self._facts(), err
+        finally:
+            self.close()
+
+    def run_until(self, kind, within):
+        """For targets that never finish: lets the target go, reads events until
+        one of `kind` (returned) or `within` seconds (None). Then stops gilwatch
+        with SIGINT, which must detach and exit 0 within 3 s even from a frozen
+        target, and kills the target. Returns (event or None, events, facts)."""
+        try:
+            self._start()
+            found, deadline = None, time.monotonic() + within
+            while found is None and time.monotonic() < deadline:
+                ev = self._read_event(deadline)
+                if ev is None:
+                    break
+                if ev["event"] == kind:
+                    found = ev
+            self.watch.send_signal(signal.SIGINT)
+            self.stderr = self._finish(3)
+            return found, self.events, self._facts()
         finally:
             self.close()
 
     def _stderr_now(self):
         if self.watch.poll() is None:
             self.watch.kill()
+            self.watch.wait()
         return self.watch.stderr.read().strip()
 
     def close(self):

@@ -84,6 +84,99 @@ def test_deep(python, label):
     check(s["gil_handoffs"] >= 2, "gil_handoffs %d" % s["gil_handoffs"])
 
 
+# A freeze that does not happen in time fails the test: never a silent pass.
+FREEZE_ATTEMPTS = 3
+FREEZE_WITHIN = 15
+THRESHOLD_NS = 2_000_000_000  # --deadlock-after default
+
+
+def wait_for_deadlock(python, script, *args):
+    """Runs a freezing scenario until gilwatch reports its deadlock."""
+    for _ in range(FREEZE_ATTEMPTS):
+        found, events, facts = Watch(GILWATCH, python, script, args).run_until(
+            "deadlock", FREEZE_WITHIN)
+        if found:
+            return found, events, facts
+    raise Failure("no deadlock reported in %d attempts of %d s" % (FREEZE_ATTEMPTS,
+                                                                   FREEZE_WITHIN))
+
+
+def check_promptness(dl):
+    """Reported within the threshold plus 1 s of the freeze."""
+    check(THRESHOLD_NS <= dl["frozen_ns"] <= THRESHOLD_NS + 1_000_000_000,
+          "reported %.2f s after the freeze" % (dl["frozen_ns"] / 1e9))
+    for t in dl["threads"]:
+        check(t["waiting_ns"] >= dl["frozen_ns"], "a member waits less than the cycle's age")
+
+
+def test_beam_freeze(python, label):
+    """3.11: the status thread holds HEAD_LOCK and waits for the GIL; a thread
+    starting or exiting holds the GIL and waits for HEAD_LOCK."""
+    dl, events, facts = wait_for_deadlock(python, "beam_like_freeze.py")
+    check(sorted(dl["cycle"]) == ["GIL", "HEAD_LOCK"], "cycle %s" % dl["cycle"])
+    by_tid = {t["tid"]: t for t in dl["threads"]}
+    check(len(by_tid) == 2, "expected 2 threads: %s" % dl["threads"])
+    status = by_tid.get(facts["status_tid"])
+    check(status is not None, "status thread %d not in the cycle" % facts["status_tid"])
+    check(status["holds"] == ["HEAD_LOCK"] and status["waits_for"] == "GIL",
+          "status thread: %s" % status)
+    other = [t for t in dl["threads"] if t is not status][0]
+    check(other["holds"] == ["GIL"] and other["waits_for"] == "HEAD_LOCK", "other: %s" % other)
+    check_promptness(dl)
+    hazards = [e for e in events_of(events, "hazard") if e["rule"] == "gc-in-frame-collection"]
+    check(hazards and hazards[0]["time_ns"] < dl["time_ns"], "no hazard before the freeze")
+    check(hazards[0]["tid"] == facts["status_tid"], "hazard on the wrong thread")
+
+
+def test_self_deadlock(python, label):
+    """3.11: a gc callback drops a threading.local inside _current_frames."""
+    dl, _, facts = wait_for_deadlock(python, "self_deadlock.py")
+    check(dl["cycle"] == ["HEAD_LOCK"], "cycle %s" % dl["cycle"])
+    check([t["tid"] for t in dl["threads"]] == [facts["tid"]], "threads %s" % dl["threads"])
+    check(dl["threads"][0]["holds"] == ["HEAD_LOCK"], "holds %s" % dl["threads"][0])
+    check_promptness(dl)
+
+
+def test_abba_deep(python, label):
+    """Two threading.Locks taken in opposite order; lock owners need --deep."""
+    dl, _, facts = wait_for_deadlock(python, "abba.py", "--deep")
+    check({t["tid"] for t in dl["threads"]} == {facts["first"], facts["second"]},
+          "threads %s, expected %s" % (dl["threads"], facts))
+    check(all(name.startswith("lock 0x") for name in dl["cycle"]) and len(dl["cycle"]) == 2,
+          "cycle %s" % dl["cycle"])
+    check_promptness(dl)
+
+
+def no_verdicts(events, allow_hazard=False):
+    bad = [e for e in events if e["event"] in ("deadlock", "lock_order")]
+    if not allow_hazard:
+        bad += events_of(events, "hazard")
+    check(not bad, "false alarm: %s" % str(bad[0])[:300] if bad else "")
+
+
+def test_no_false_alarm_beam(python, label, *script_args):
+    """The Beam-like workload where it cannot freeze (3.10, 3.12, 3.13) or with
+    GC disabled around the call (3.11, as Beam 2.64 does): no verdict."""
+    _, events, _ = Watch(GILWATCH, python, "beam_like_freeze.py",
+                         script_args=script_args).run_until("deadlock", 6)
+    no_verdicts(events)
+    check(summary_of(events)["frames"]["current_frames"]["calls"] > 100,
+          "the status thread did not run")
+
+
+def test_benign(python, label, *args):
+    """Thread pool, queues, logging, heavy GC: no deadlock. The status thread's
+    sys._current_frames() really does collect under HEAD_LOCK on 3.11, so the
+    hazard may fire there, and only there, and only on that thread."""
+    events, facts, _ = Watch(GILWATCH, python, "benign.py", args, script_args=("4",)).run()
+    on_311 = label.startswith("3.11")
+    no_verdicts(events, allow_hazard=on_311)
+    frames_tids = {e["tid"] for e in events_of(events, "frames")}
+    for h in events_of(events, "hazard"):
+        check(h["tid"] in frames_tids, "hazard on a thread that never collected frames")
+    check(facts["tasks"] > 0, "no work done")
+
+
 def run_bad(args, timeout=2.0):
     """Runs gilwatch on bad input: returns (rc, stderr lines, seconds)."""
     start = time.monotonic()
@@ -182,8 +275,20 @@ def main():
 
     tests = []
     for label, python in SUPPORTED:
-        for fn in (test_gc, test_frames, test_contention, test_deep):
+        for fn in (test_gc, test_frames, test_contention, test_deep, test_abba_deep, test_benign):
             tests.append(("%s %s" % (fn.__name__, label), functools.partial(fn, python, label)))
+        tests.append(("test_benign --deep " + label,
+                      functools.partial(test_benign, python, label, "--deep")))
+        if label.startswith("3.11"):
+            tests.append(("test_beam_freeze " + label,
+                          functools.partial(test_beam_freeze, python, label)))
+            tests.append(("test_self_deadlock " + label,
+                          functools.partial(test_self_deadlock, python, label)))
+            tests.append(("test_no_false_alarm_beam gc-off " + label,
+                          functools.partial(test_no_false_alarm_beam, python, label, "gc-off")))
+        else:
+            tests.append(("test_no_false_alarm_beam " + label,
+                          functools.partial(test_no_false_alarm_beam, python, label)))
     tests += [
         ("test_no_such_pid", test_no_such_pid),
         ("test_not_python", test_not_python),

@@ -22,12 +22,13 @@ class Finalized:
         self.cycle = self  # only the collector frees it
 
     def __del__(self):
-        time.sleep(0)  # releases the GIL inside the collection
+        time.sleep(0.001)  # releases the GIL inside the collection
 
 
 def status_thread():
     status_tid.append(threading.get_native_id())
     while True:
+        Finalized()  # garbage with a finalizer, pending when the call collects
         if GC_OFF:
             gc.disable()
             try:

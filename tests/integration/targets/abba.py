@@ -1,0 +1,33 @@
+"""Classic ABBA: two threads take two threading.Locks in opposite order."""
+import threading
+import time
+
+import sync
+
+a, b = threading.Lock(), threading.Lock()
+both_hold_one = threading.Barrier(2)
+tids = {}
+
+
+def first():
+    tids["first"] = threading.get_native_id()
+    with a:
+        both_hold_one.wait()
+        b.acquire()
+
+
+def second():
+    tids["second"] = threading.get_native_id()
+    with b:
+        both_hold_one.wait()
+        a.acquire()
+
+
+sync.wait_for_go()
+threads = [threading.Thread(target=f, daemon=True) for f in (first, second)]
+for t in threads:
+    t.start()
+while len(tids) < 2:
+    time.sleep(0.01)
+sync.report(**tids)
+time.sleep(30)
