@@ -61,6 +61,11 @@ struct gw_site_key {
 struct gw_proc_cfg {
 	__u64 gil_cond; /* runtime address of the main GIL's condvar */
 	__u64 gil_locked; /* runtime address of gil->locked (int) */
+	/* 3.13: runtime address of gcstate->generation_stats, whose per
+	 * generation `collections` counters tell which generation an
+	 * automatic collection (generation -1) picked; 0 when not needed.
+	 */
+	__u64 gc_stats;
 };
 
 /* Per thread, between an entry probe and its exit; user space reads it to
@@ -76,8 +81,11 @@ struct gw_thread_state {
 	__u64 lock_wait_addr; /* semaphore of the lock being acquired */
 	__u64 lock_wait_start;
 	__u64 lock_try_addr; /* --deep: sem_trywait in progress */
-	__u32 gc_generation;
+	__u32 gc_generation; /* -1 (3.13 automatic): see gc_collections */
 	__u32 frames_api;
+	__u32 gc_depth; /* nested gc_collect_main() calls (3.13 checks inside) */
+	__u32 pad;
+	__u64 gc_collections[GW_GC_GENERATIONS]; /* at the outer entry */
 };
 
 /* Last thread that acquired a semaphore (map key: its address). In the

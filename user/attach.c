@@ -94,6 +94,7 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t)
 		cfg.gil_cond = t->gil + t->build.layout.gil_cond;
 		cfg.gil_locked = t->gil + t->build.layout.gil_locked;
 	}
+	cfg.gc_stats = t->gc_stats;
 	err = bpf_map__update_elem(skel->maps.proc_stats, &pid, sizeof(pid), &zero, sizeof(zero),
 				   BPF_ANY);
 	if (!err)

@@ -57,6 +57,7 @@ static const struct python_layout layouts[] = {
     {.minor = 13,
      .runtime_interp_head = 632,
      .interp_ceval_gil = 16,
+     .interp_gc_stats = 7528,
      .gil_last_holder = 8,
      .gil_locked = 16,
      .gil_cond = 32,
@@ -138,6 +139,7 @@ enum {
 	DBG_VERSION = 1,
 	DBG_FREE_THREADED = 2,
 	DBG_RUNTIME_INTERP_HEAD = 5,
+	DBG_INTERP_GC = 10,
 	DBG_INTERP_CEVAL_GIL = 14,
 	DBG_INTERP_GIL_STATE = 15,
 	DBG_INTERP_GIL_LOCKED = 17,
@@ -164,6 +166,8 @@ int python_layout__from_debug_offsets(const void *raw, size_t len, struct python
 	l->runtime_gil = 0;
 	l->runtime_interp_head = w[DBG_RUNTIME_INTERP_HEAD];
 	l->interp_ceval_gil = w[DBG_INTERP_CEVAL_GIL];
+	/* generation_stats inside struct _gc_runtime_state: not published. */
+	l->interp_gc_stats = w[DBG_INTERP_GC] + 128;
 	/* Published relative to the interpreter (its _gil member). */
 	if (w[DBG_INTERP_GIL_LOCKED] < w[DBG_INTERP_GIL_STATE] ||
 	    w[DBG_INTERP_GIL_HOLDER] < w[DBG_INTERP_GIL_STATE])

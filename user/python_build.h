@@ -19,6 +19,9 @@ struct python_layout {
 	uint64_t runtime_head_lock;   /* _PyRuntime.interpreters.mutex, a
 				       * PyThread_type_lock; 0 on 3.13 (PyMutex) */
 	uint64_t interp_ceval_gil;    /* PyInterpreterState.ceval.gil (pointer) */
+	uint64_t interp_gc_stats;     /* gc.generation_stats: 3.13 only, where
+				       * automatic collections pick their
+				       * generation inside gc_collect_main() */
 	uint64_t gil_last_holder;     /* in struct _gil_runtime_state */
 	uint64_t gil_locked;
 	uint64_t gil_cond;

@@ -93,6 +93,18 @@ static uint64_t resolve_gil(struct gw_target *t, uint64_t runtime)
 	return gil;
 }
 
+static uint64_t resolve_gc_stats(struct gw_target *t, uint64_t runtime)
+{
+	const struct python_layout *l = &t->build.layout;
+	uint64_t interp = 0;
+
+	if (!l->interp_gc_stats ||
+	    proc__read_mem(t->pid, runtime + l->runtime_interp_head, &interp, sizeof(interp)) ||
+	    !interp)
+		return 0;
+	return interp + l->interp_gc_stats;
+}
+
 int target__open(struct gw_target *t, pid_t pid)
 {
 	struct find_ctx ctx = {.t = t};
@@ -125,6 +137,7 @@ int target__open(struct gw_target *t, pid_t pid)
 	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
 	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime)) {
 		t->gil = resolve_gil(t, t->python_bias + runtime.vaddr);
+		t->gc_stats = resolve_gc_stats(t, t->python_bias + runtime.vaddr);
 		if (t->build.layout.runtime_head_lock)
 			t->head_lock_field =
 			    t->python_bias + runtime.vaddr + t->build.layout.runtime_head_lock;

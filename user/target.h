@@ -26,6 +26,7 @@ struct gw_target {
 	 * it when needed: startup may replace the lock it points to.
 	 */
 	uint64_t head_lock_field;
+	uint64_t gc_stats; /* 3.13: the main interpreter's gc.generation_stats */
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
 };
 

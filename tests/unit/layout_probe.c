@@ -21,6 +21,11 @@ int main(void)
 	SHOW("interp_ceval_gil", offsetof(PyInterpreterState, ceval.gil));
 #endif
 	SHOW("runtime_interp_head", offsetof(_PyRuntimeState, interpreters.head));
+#if PY_MINOR_VERSION >= 13
+	SHOW("interp_gc_stats", offsetof(PyInterpreterState, gc.generation_stats));
+#else
+	SHOW("interp_gc_stats", 0);
+#endif
 #if PY_MINOR_VERSION <= 12
 	SHOW("runtime_head_lock", offsetof(_PyRuntimeState, interpreters.mutex));
 #else

@@ -141,6 +141,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 			{ "interp_ceval_gil", l->interp_ceval_gil },
 			{ "runtime_interp_head", l->runtime_interp_head },
 			{ "runtime_head_lock", l->runtime_head_lock },
+			{ "interp_gc_stats", l->interp_gc_stats },
 			{ "gil_last_holder", l->gil_last_holder },
 			{ "gil_locked", l->gil_locked },
 			{ "gil_cond", l->gil_cond },
@@ -159,7 +160,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(seen, 9);
+	assert_int_equal(seen, 10);
 }
 
 static void test_layout_matches_headers(void **state)
