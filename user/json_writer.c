@@ -10,11 +10,44 @@ void jw_init(struct json_writer *w, FILE *out)
 	w->has_members = 0;
 }
 
-static void write_string(FILE *out, const char *s)
+/* Length of the valid UTF-8 sequence at s, 0 if invalid (overlong forms,
+ * surrogates and truncated sequences included): names from the target are
+ * cut at 15 bytes, possibly inside a character.
+ */
+static int utf8_len(const unsigned char *s)
 {
+	int n, i;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static void write_string(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
 	fputc('"', out);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = *s;
+		int n;
 
 		if (c == '"' || c == '\\')
 			fprintf(out, "\\%c", c);
@@ -24,8 +57,17 @@ static void write_string(FILE *out, const char *s)
 			fputs("\\t", out);
 		else if (c < 0x20 || c == 0x7f)
 			fprintf(out, "\\u%04x", c);
-		else
+		else if (c >= 0x80) {
+			n = utf8_len(s);
+			if (n) {
+				fwrite(s, 1, n, out);
+				s += n;
+				continue;
+			}
+			fputs("\\ufffd", out);
+		} else
 			fputc(c, out);
+		s++;
 	}
 	fputc('"', out);
 }

@@ -57,6 +57,24 @@ int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, vo
 	return ret;
 }
 
+pid_t proc__tgid(pid_t pid)
+{
+	char path[64], line[256];
+	pid_t tgid = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	}
+	fclose(f);
+	return tgid;
+}
+
 bool proc__alive(pid_t pid)
 {
 	return kill(pid, 0) == 0 || errno == EPERM;

@@ -18,6 +18,7 @@ struct report {
 	bool deep;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	const struct gw_target *target;
+	unsigned int frames_lines; /* text: frame-collection lines this refresh */
 };
 
 void report__attach(struct report *r, const struct gw_attachment *a);

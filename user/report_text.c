@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
+#include <stdlib.h>
+
 #include "detect.h"
 #include "proc.h"
 #include "report.h"
+
+#define TEXT_MAX_FRAMES_LINES 5
 
 /* Human duration: "12.3ms", "1.20s", "850us". */
 static const char *fmt_ns(char *buf, size_t len, uint64_t ns)
@@ -21,8 +25,10 @@ void report_text__event(struct report *r, const struct gw_event *e)
 {
 	char d[32];
 
-	/* Only the rare, telling events get a line; the rest is in the table. */
-	if (e->type == GW_EV_FRAMES)
+	/* Only the rare, telling events get a line, a few per refresh; the
+	 * rest is in the table.
+	 */
+	if (e->type == GW_EV_FRAMES && r->frames_lines++ < TEXT_MAX_FRAMES_LINES)
 		fprintf(r->out, "  frames: tid %u %s %s\n", e->tid,
 			e->arg ? "sys._current_exceptions()" : "sys._current_frames()",
 			fmt_ns(d, sizeof(d), e->duration_ns));
@@ -30,15 +36,41 @@ void report_text__event(struct report *r, const struct gw_event *e)
 		fprintf(r->out, "  pid %u exited\n", e->pid);
 }
 
+/* The table shows the busiest threads; the rest are counted. */
+#define TEXT_MAX_THREADS 20
+
+static uint64_t activity(const struct proc_snapshot *s, const struct thread_row *t)
+{
+	/* Live threads first, then by GIL wait, GIL share and frame calls. */
+	return (t->stats.ended ? 0 : 1ull << 62) + t->stats.gil_wait_ns / 1000 +
+	       t->holder_samples * 10000 + t->stats.frames_calls;
+}
+
+static const struct proc_snapshot *sort_snapshot;
+
+static int by_activity(const void *a, const void *b)
+{
+	uint64_t x = activity(sort_snapshot, *(const struct thread_row *const *)a);
+	uint64_t y = activity(sort_snapshot, *(const struct thread_row *const *)b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static void print_threads(struct report *r, const struct proc_snapshot *s)
 {
+	static const struct thread_row *order[GW_MAX_THREAD_ROWS];
 	char wait[32], max[32], held[32];
-	size_t i;
+	size_t i, shown;
 
+	for (i = 0; i < s->nrows; i++)
+		order[i] = &s->rows[i];
+	sort_snapshot = s;
+	qsort(order, s->nrows, sizeof(order[0]), by_activity);
+	shown = s->nrows < TEXT_MAX_THREADS ? s->nrows : TEXT_MAX_THREADS;
 	fprintf(r->out, "  %-8s %-16s %10s %8s %10s %9s%s %7s\n", "TID", "NAME", "GIL-WAIT",
 		"WAITS", "MAX-WAIT", "GIL-SHARE", r->deep ? "   GIL-HELD" : "", "FRAMES");
-	for (i = 0; i < s->nrows; i++) {
-		const struct thread_row *t = &s->rows[i];
+	for (i = 0; i < shown; i++) {
+		const struct thread_row *t = order[i];
 
 		if (r->deep)
 			fmt_ns(held, sizeof(held), t->stats.gil_hold_ns);
@@ -50,11 +82,16 @@ static void print_threads(struct report *r, const struct proc_snapshot *s)
 			r->deep ? held : "", (unsigned long long)t->stats.frames_calls,
 			t->stats.ended ? "  (ended)" : "");
 	}
+	if (shown < s->nrows)
+		fprintf(r->out, "  ... %zu more threads (--json lists all)\n", s->nrows - shown);
 }
 
 void report_text__stats(struct report *r, const struct proc_snapshot *s, double elapsed_s,
 			bool final)
 {
+	if (r->frames_lines > TEXT_MAX_FRAMES_LINES)
+		fprintf(r->out, "  frames: ... %u more calls\n", r->frames_lines - TEXT_MAX_FRAMES_LINES);
+	r->frames_lines = 0;
 	const struct gw_proc_stats *ps = &s->stats;
 	const struct gw_target *t = r->target;
 	char a[32], b[32];

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "proc.h"
@@ -22,14 +23,16 @@ static int consider_mapping(const struct proc_mapping *m, void *arg)
 	char file[PATH_MAX];
 	int is_libc;
 
-	/* One look per file: its first mapping has file offset 0. */
-	if (m->pgoff != 0)
+	struct stat st;
+
+	/* One look per file, at its code; never a device or a FIFO. */
+	if (m->perms[2] != 'x')
 		return 0;
 	is_libc = !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5);
 	if (ctx->found_python && (!is_libc || t->libc_file[0]))
 		return 0;
 	proc__root_path(t->pid, m->path, file, sizeof(file));
-	if (elf_file__open(&ef, file))
+	if (stat(file, &st) || !S_ISREG(st.st_mode) || elf_file__open(&ef, file))
 		return 0;
 	if (is_libc && !t->libc_file[0]) {
 		snprintf(t->libc_file, sizeof(t->libc_file), "%s", file);
@@ -116,6 +119,9 @@ int target__open(struct gw_target *t, pid_t pid)
 	t->pid = pid;
 	if (proc__comm(pid, pid, t->comm, sizeof(t->comm)))
 		return -ESRCH;
+	t->tgid = proc__tgid(pid);
+	if (t->tgid > 0 && t->tgid != pid)
+		return -ECHILD;
 	err = proc__for_each_mapping(pid, consider_mapping, &ctx);
 	if (err < 0)
 		return err == -ENOENT ? -ESRCH : err;

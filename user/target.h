@@ -11,6 +11,7 @@
 
 struct gw_target {
 	pid_t pid;
+	pid_t tgid; /* differs from pid when a thread id was given */
 	char comm[16];
 	char python_path[PATH_MAX]; /* as the target maps it */
 	char python_file[PATH_MAX]; /* the same, opened through /proc/PID/root */
@@ -30,7 +31,8 @@ struct gw_target {
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
 };
 
-/* -ESRCH: no such process; -ENOEXEC: not a CPython process;
+/* -ESRCH: no such process; -ECHILD: pid is a thread of process t->tgid;
+ * -ENOEXEC: not a CPython process;
  * -EPROTONOSUPPORT: a CPython gilwatch does not support (build filled in).
  */
 int target__open(struct gw_target *t, pid_t pid);

@@ -77,11 +77,17 @@ static int handle_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (e->type == GW_EV_THREAD_START || e->type == GW_EV_THREAD_END) {
 		row = snapshot__thread(w->snap, e->tid);
-		if (row && e->type == GW_EV_THREAD_END)
+		if (row && e->type == GW_EV_THREAD_END) {
 			memcpy(row->name, e->comm, sizeof(row->name));
+			row->stats.ended = 1;
+		}
 	}
-	if (e->type == GW_EV_PROC_EXIT)
+	if (e->type == GW_EV_PROC_EXIT) {
+		/* Threads exiting together may each look like the last one. */
+		if (w->target_exited)
+			return 0;
 		w->target_exited = 1;
+	}
 	if (e->type == GW_EV_RETURN_SITE) {
 		int err = attach__return_site(w->skel, &w->target, &w->attachment, e->addr);
 
@@ -114,6 +120,9 @@ static int explain_open_error(const struct gw_target *t, pid_t pid, int err)
 	case -ESRCH:
 		gw_err("no process with pid %d", pid);
 		return GW_EXIT_NO_PROCESS;
+	case -ECHILD:
+		gw_err("%d is a thread of process %d: use --pid %d", pid, t->tgid, t->tgid);
+		return GW_EXIT_USAGE;
 	case -ENOEXEC:
 		gw_err("pid %d (%s) is not a CPython process", pid, t->comm);
 		return GW_EXIT_NOT_PYTHON;
@@ -177,7 +186,8 @@ static void refresh(struct watch *w)
 static void run_loop(struct watch *w)
 {
 	const struct watch_opts *o = w->opts;
-	double start = mono_s(), next_report = start + o->interval_s, next_scan = start, now;
+	double start = mono_s(), next_report = start + o->interval_s, next_scan = start;
+	double next_sample = start, now;
 	struct wait_cycle cycle;
 
 	while (!stop_requested && !w->target_exited) {
@@ -185,11 +195,17 @@ static void run_loop(struct watch *w)
 
 		if (err < 0 && err != -EINTR)
 			break;
-		snapshot__sample_gil(w->snap, &w->target);
 		now = mono_s();
+		/* On its own clock: polls return early on every event. */
+		if (now >= next_sample) {
+			snapshot__sample_gil(w->snap, &w->target);
+			next_sample += GIL_SAMPLE_MS / 1000.0;
+			if (next_sample < now)
+				next_sample = now + GIL_SAMPLE_MS / 1000.0;
+		}
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
-		if (!proc__alive(w->target.pid))
+		if (proc__exited(w->target.pid))
 			w->target_exited = 1;
 		if (now >= next_scan && !w->target_exited) {
 			next_scan = now + DETECT_MS / 1000.0;

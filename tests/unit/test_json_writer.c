@@ -159,6 +159,27 @@ static void test_escaping(void **state)
 				    "\"k\\\"\\n\":\"v\"}\n");
 }
 
+/* Thread names are cut at 15 bytes, maybe inside a character: invalid
+ * UTF-8 becomes U+FFFD, never bytes that break a JSON parser.
+ */
+static void test_invalid_utf8(void **state)
+{
+	struct sink *s = *state;
+
+	jw_object_begin(&s->w, NULL);
+	jw_str(&s->w, "cut", "w\xc3\xb6rker-\xc3");
+	jw_str(&s->w, "lone", "a\x80" "b\xff" "c");
+	jw_str(&s->w, "overlong", "\xc0\xafx");
+	jw_str(&s->w, "surrogate", "\xed\xa0\x80");
+	jw_str(&s->w, "four", "\xf0\x9f\x98\x80");
+	jw_line_end(&s->w);
+	assert_string_equal(s->buf, "{\"cut\":\"w\xc3\xb6rker-\\ufffd\","
+				    "\"lone\":\"a\\ufffdb\\ufffdc\","
+				    "\"overlong\":\"\\ufffd\\ufffdx\","
+				    "\"surrogate\":\"\\ufffd\\ufffd\\ufffd\","
+				    "\"four\":\"\xf0\x9f\x98\x80\"}\n");
+}
+
 static void test_doubles(void **state)
 {
 	struct sink *s = *state;
@@ -222,6 +243,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_nested, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_two_lines, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_escaping, sink_setup, sink_teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_utf8, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_doubles, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_line_end, sink_setup, sink_teardown),
 	    cmocka_unit_test_setup_teardown(test_deep_nesting, sink_setup, sink_teardown),
