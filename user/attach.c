@@ -153,7 +153,7 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	return 0;
 fail:
 	attach__detach(skel, t, a);
-	return proc__alive(t->pid) ? err : -ESRCH;
+	return proc__exited(t->pid) ? -ESRCH : err;
 }
 
 struct site_ctx {
