@@ -75,11 +75,6 @@ pid_t proc__tgid(pid_t pid)
 	return tgid;
 }
 
-bool proc__alive(pid_t pid)
-{
-	return kill(pid, 0) == 0 || errno == EPERM;
-}
-
 int proc__comm(pid_t pid, pid_t tid, char *buf, size_t len)
 {
 	char path[64];

@@ -22,7 +22,6 @@ int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, vo
 			   void *ctx);
 /* Parses one line of /proc/PID/maps; -EINVAL if it is not a file mapping. */
 int proc__parse_mapping(const char *line, struct proc_mapping *m);
-bool proc__alive(pid_t pid);
 /* The process a task id belongs to (Tgid), or a negative errno. */
 pid_t proc__tgid(pid_t pid);
 /* Thread name (comm); tid == pid gives the process's. */

@@ -165,19 +165,23 @@ static void test_comm(void **state)
 	assert_int_equal(proc__comm(INT_MAX, INT_MAX, name, sizeof(name)), -ENOENT);
 }
 
-static void test_alive(void **state)
+/* A zombie has exited too: its maps are gone. */
+static void test_exited(void **state)
 {
 	pid_t child;
 	int status;
 
-	assert_true(proc__alive(getpid()));
+	assert_false(proc__exited(getpid()));
 	child = fork();
 	assert_true(child >= 0);
 	if (!child)
 		_exit(0);
+	usleep(100000);
+	assert_true(proc__exited(child)); /* not reaped yet */
 	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_false(proc__alive(child));
-	assert_false(proc__alive(INT_MAX));
+	assert_true(proc__exited(child));
+	assert_true(proc__exited(INT_MAX));
+	assert_int_equal(proc__tgid(getpid()), getpid());
 }
 
 static void test_root_path(void **state)
@@ -282,7 +286,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_mapping_rejected),
 	    cmocka_unit_test(test_parse_pid),
 	    cmocka_unit_test(test_comm),
-	    cmocka_unit_test(test_alive),
+	    cmocka_unit_test(test_exited),
 	    cmocka_unit_test(test_root_path),
 	    cmocka_unit_test(test_read_mem),
 	    cmocka_unit_test(test_for_each_mapping_self),
