@@ -557,19 +557,48 @@ int BPF_KPROBE(gw_drop_gil_enter)
 
 /* ---- Thread lifecycle of watched processes ---- */
 
+/* Children of watched processes, until they exec: child pid -> parent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GW_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u32);
+} forked SEC(".maps");
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(gw_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 pid = BPF_CORE_READ(parent, tgid);
+	__u32 pid = BPF_CORE_READ(parent, tgid), child_pid = BPF_CORE_READ(child, tgid);
 	struct gw_proc_stats *ps;
 
-	/* A new process (not a thread) is left to the fork-following work. */
-	if (BPF_CORE_READ(child, tgid) != pid || !bpf_map_lookup_elem(&proc_cfg, &pid))
+	if (!bpf_map_lookup_elem(&proc_cfg, &pid))
 		return 0;
+	if (child_pid != pid) {
+		/* The child keeps only the forking thread: say how many there were. */
+		bpf_map_update_elem(&forked, &child_pid, &pid, BPF_ANY);
+		emit_addr(GW_EV_FORK, pid, (__u32)bpf_get_current_pid_tgid(),
+			  BPF_CORE_READ(parent, signal, nr_threads), bpf_ktime_get_ns(), 0, child_pid);
+		return 0;
+	}
 	ps = proc_stats_get(pid);
 	if (ps)
 		__sync_fetch_and_add(&ps->threads_started, 1);
 	emit(GW_EV_THREAD_START, pid, BPF_CORE_READ(child, pid), 0, bpf_ktime_get_ns(), 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(gw_exec, struct task_struct *task)
+{
+	__u32 child = bpf_get_current_pid_tgid() >> 32, *parent;
+
+	parent = bpf_map_lookup_elem(&forked, &child);
+	if (!parent)
+		return 0;
+	/* fork() + exec(): subprocess, spawn. Nothing was lost. */
+	emit_addr(GW_EV_EXEC, *parent, (__u32)bpf_get_current_pid_tgid(), 0, bpf_ktime_get_ns(), 0,
+		  child);
+	bpf_map_delete_elem(&forked, &child);
 	return 0;
 }
 

@@ -29,6 +29,8 @@ enum gw_event_type {
 	GW_EV_PROC_EXIT = 5,
 	GW_EV_HAZARD_GC_IN_FRAMES = 6, /* arg: GC generation */
 	GW_EV_RETURN_SITE = 7,	       /* addr: a GIL wait's return address */
+	GW_EV_FORK = 8, /* a new process: arg: the parent's threads, addr: child pid */
+	GW_EV_EXEC = 9, /* a child seen by GW_EV_FORK ran exec(): addr: its pid */
 };
 
 enum gw_frames_api {

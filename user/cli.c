@@ -28,7 +28,7 @@ static const char usage_doc[] =
     "Exit codes: 0 ok, 1 error, 2 usage, 3 no such process, 4 not CPython,\n"
     "5 unsupported CPython, 6 process exited while attaching, 7 BPF unavailable.";
 
-enum { OPT_DEEP = 0x100, OPT_DEADLOCK_AFTER };
+enum { OPT_DEEP = 0x100, OPT_DEADLOCK_AFTER, OPT_STALL_AFTER };
 
 static const struct argp_option watch_options[] = {
     {"pid", 'p', "PID", 0, "Process to watch (required)", 0},
@@ -39,6 +39,8 @@ static const struct argp_option watch_options[] = {
      "Trace every GIL acquisition and release (exact hold times; costs ~1 us per handoff)", 0},
     {"deadlock-after", OPT_DEADLOCK_AFTER, "SECONDS", 0,
      "Report a wait-for cycle that lasts this long (default 2)", 0},
+    {"stall-after", OPT_STALL_AFTER, "SECONDS", 0,
+     "Report a process that makes no progress for this long (default 5)", 0},
     {"verbose", 'v', NULL, 0, "Show libbpf diagnostics", 0},
     {},
 };
@@ -79,6 +81,10 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DEEP:
 		o->deep = true;
+		break;
+	case OPT_STALL_AFTER:
+		if (parse_seconds(arg, 0.1, &o->stall_after_s))
+			argp_error(state, "invalid --stall-after '%s': expected seconds >= 0.1", arg);
 		break;
 	case OPT_DEADLOCK_AFTER:
 		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))
@@ -133,6 +139,7 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 	memset(cli, 0, sizeof(*cli));
 	cli->watch.interval_s = 1.0;
 	cli->watch.deadlock_after_s = 2.0;
+	cli->watch.stall_after_s = 5.0;
 	argp_err_exit_status = GW_EXIT_USAGE;
 	if (argc >= 2 && !strcmp(argv[1], "watch")) {
 		/* argp names the program after argv[0]: say "gilwatch watch". */

@@ -98,3 +98,26 @@ void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uin
 	else
 		report_text__hazard_gc_in_frames(r, e, count);
 }
+
+const char fork_remedy[] =
+    "the child keeps only the forking thread: locks the other threads held stay locked and "
+    "events only they would set never come (a background event-loop thread, a logging or "
+    "queue lock). Use the spawn or forkserver start method (multiprocessing.set_start_method, "
+    "ProcessPoolExecutor(mp_context=...)), or reset such state in "
+    "os.register_at_fork(after_in_child=...)";
+
+void report__stall(struct report *r, const struct stall *st, uint64_t head_lock)
+{
+	if (r->json)
+		report_json__stall(r, st, head_lock);
+	else
+		report_text__stall(r, st, head_lock);
+}
+
+void report__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock)
+{
+	if (r->json)
+		report_json__fork_hazard(r, f, head_lock);
+	else
+		report_text__fork_hazard(r, f, head_lock);
+}

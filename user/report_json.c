@@ -152,8 +152,10 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 	jw_u64(&w, "threads_started", ps->threads_started);
 	jw_object_begin(&w, "hazards");
 	jw_u64(&w, "gc-in-frame-collection", ps->hazards_gc_in_frames);
+	jw_u64(&w, "fork-with-threads", s->fork_hazards);
 	jw_object_end(&w);
 	jw_u64(&w, "deadlocks", s->deadlocks);
+	jw_u64(&w, "stalls", s->stalls);
 	jw_u64(&w, "threads_ended", ps->threads_ended);
 	jw_u64(&w, "gil_samples", s->gil_samples);
 	jw_u64(&w, "gil_held_samples", s->gil_held_samples);
@@ -214,5 +216,52 @@ void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e
 	jw_u64(&w, "count", count);
 	jw_str(&w, "python_version", r->target->build.version);
 	jw_str(&w, "remedy", gc_in_frames_remedy);
+	jw_line_end(&w);
+}
+
+static void write_views(struct json_writer *w, const char *key, const struct thread_view *v,
+			size_t n, uint64_t head_lock, uint64_t now_ns)
+{
+	char state[96];
+	size_t i;
+
+	jw_array_begin(w, key);
+	for (i = 0; i < n; i++) {
+		jw_object_begin(w, NULL);
+		jw_u64(w, "tid", v[i].tid);
+		jw_str(w, "name", v[i].name);
+		jw_str(w, "state", thread_view__describe(&v[i], head_lock, state, sizeof(state)));
+		if (v[i].since_ns && now_ns > v[i].since_ns)
+			jw_u64(w, "waiting_ns", now_ns - v[i].since_ns);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}
+
+void report_json__stall(struct report *r, const struct stall *st, uint64_t head_lock)
+{
+	struct json_writer w;
+	uint64_t now = report__now_ns(r) - r->realtime_offset_ns;
+
+	begin(r, &w, "stall", report__now_ns(r));
+	jw_str(&w, "rule", stall__rule_name(st->rule));
+	jw_u64(&w, "stalled_ns", st->stalled_ns);
+	if (st->rule == STALL_GIL_HELD)
+		jw_u64(&w, "gil_holder", st->holder);
+	write_views(&w, "threads", st->views, st->n, head_lock, now);
+	jw_line_end(&w);
+}
+
+void report_json__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock)
+{
+	struct json_writer w;
+
+	begin(r, &w, "hazard", f->time_ns + r->realtime_offset_ns);
+	jw_str(&w, "rule", "fork-with-threads");
+	jw_u64(&w, "tid", f->forking_tid);
+	jw_u64(&w, "child_pid", f->child);
+	jw_u64(&w, "threads_at_fork", f->threads);
+	write_views(&w, "threads", f->views, f->n, head_lock, f->time_ns);
+	jw_str(&w, "remedy", fork_remedy);
 	jw_line_end(&w);
 }

@@ -120,8 +120,11 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 	if (r->deep)
 		fprintf(r->out, ", GIL handoffs %llu", (unsigned long long)ps->gil_handoffs);
 	fprintf(r->out, "; events dropped %llu\n", (unsigned long long)s->events_dropped);
-	fprintf(r->out, "  VERDICTS deadlocks %llu, hazards gc-in-frame-collection %llu\n",
-		(unsigned long long)s->deadlocks, (unsigned long long)ps->hazards_gc_in_frames);
+	fprintf(r->out,
+		"  VERDICTS deadlocks %llu, stalls %llu, hazards gc-in-frame-collection %llu, "
+		"fork-with-threads %llu\n",
+		(unsigned long long)s->deadlocks, (unsigned long long)s->stalls,
+		(unsigned long long)ps->hazards_gc_in_frames, (unsigned long long)s->fork_hazards);
 	fflush(r->out);
 }
 
@@ -149,5 +152,40 @@ void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e
 {
 	fprintf(r->out, "\n!! HAZARD gc-in-frame-collection in pid %d, thread %u (gen%u collection; %llu so far): %s\n",
 		r->target->pid, e->tid, e->arg, (unsigned long long)count, gc_in_frames_remedy);
+	fflush(r->out);
+}
+
+static void print_views(struct report *r, const struct thread_view *v, size_t n,
+			uint64_t head_lock)
+{
+	char state[96];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fprintf(r->out, "   thread %u (%s) %s\n", v[i].tid, v[i].name,
+			thread_view__describe(&v[i], head_lock, state, sizeof(state)));
+}
+
+void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock)
+{
+	char d[32];
+
+	fprintf(r->out, "\n!! STALL (%s) in pid %d (%s): no progress for %s\n",
+		stall__rule_name(st->rule), r->target->pid, r->target->comm,
+		fmt_ns(d, sizeof(d), st->stalled_ns));
+	if (st->rule == STALL_GIL_HELD)
+		fprintf(r->out, "   thread %d holds the GIL without a handoff while others wait\n",
+			st->holder);
+	print_views(r, st->views, st->n, head_lock);
+	fflush(r->out);
+}
+
+void report_text__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock)
+{
+	fprintf(r->out,
+		"\n!! HAZARD fork-with-threads in pid %d: thread %u forked child %u while the "
+		"process had %u threads: %s\n",
+		r->target->pid, f->forking_tid, f->child, f->threads, fork_remedy);
+	print_views(r, f->views, f->n, head_lock);
 	fflush(r->out);
 }

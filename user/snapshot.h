@@ -30,6 +30,8 @@ struct proc_snapshot {
 	uint64_t gil_samples, gil_held_samples;
 	uint64_t events_dropped;
 	uint64_t deadlocks; /* confirmed deadlocks reported */
+	uint64_t stalls;
+	uint64_t fork_hazards;
 };
 
 void snapshot__init(struct proc_snapshot *s, pid_t pid);

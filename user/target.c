@@ -165,6 +165,13 @@ uint64_t target__head_lock(const struct gw_target *t)
 	return sem;
 }
 
+int target__gil_switches(const struct gw_target *t, uint64_t *n)
+{
+	if (!t->gil)
+		return -EADDRNOTAVAIL;
+	return proc__read_mem(t->pid, t->gil + t->build.layout.gil_switch_number, n, sizeof(*n));
+}
+
 int target__gil_holder(const struct gw_target *t, pid_t *tid)
 {
 	const struct python_layout *l = &t->build.layout;

@@ -38,6 +38,8 @@ struct gw_target {
 int target__open(struct gw_target *t, pid_t pid);
 /* HEAD_LOCK's semaphore now, 0 if unknown. */
 uint64_t target__head_lock(const struct gw_target *t);
+/* The GIL's handoff counter (switch_number). */
+int target__gil_switches(const struct gw_target *t, uint64_t *n);
 /* Reads the GIL holder's thread id; 0 if the GIL is free or unknown. */
 int target__gil_holder(const struct gw_target *t, pid_t *tid);
 

@@ -26,6 +26,8 @@
 #define STARTUP_RETRY_US 50000
 /* Wait-for graph scans per second. */
 #define DETECT_MS 100
+/* Stall checks read /proc for every thread: twice a second. */
+#define STALL_MS 500
 /* A hazard is counted each time, reported at most this often. */
 #define HAZARD_REPORT_NS (60ull * 1000000000ull)
 
@@ -40,15 +42,28 @@ struct watch {
 	const struct watch_opts *opts;
 	struct gw_target target;
 	struct gilwatch_bpf *skel;
-	struct bpf_link *tp_links[2];
+	struct bpf_link *tp_links[3];
 	struct gw_attachment attachment;
 	struct ring_buffer *rb;
 	struct proc_snapshot *snap;
 	struct report report;
 	struct detector detector;
+	struct stall_detector stall;
+	struct stall stall_found;
+	struct fork_tracker forks;
+	struct fork_record fork_found;
+	struct thread_view views[GW_MAX_VIEWS];
 	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
 	int target_exited;
 };
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
 
 static double mono_s(void)
 {
@@ -87,6 +102,18 @@ static int handle_event(void *ctx, void *data, size_t len)
 		if (w->target_exited)
 			return 0;
 		w->target_exited = 1;
+	}
+	if (e->type == GW_EV_FORK) {
+		struct fork_record *f = forks__add(&w->forks, e->addr, e->tid, e->arg, e->time_ns);
+
+		/* The parent's threads now, a moment after the fork. */
+		if (f)
+			f->n = thread_view__read(w->skel, &w->target, f->views, GW_MAX_VIEWS);
+		return 0;
+	}
+	if (e->type == GW_EV_EXEC) {
+		forks__exec(&w->forks, e->addr);
+		return 0;
 	}
 	if (e->type == GW_EV_RETURN_SITE) {
 		int err = attach__return_site(w->skel, &w->target, &w->attachment, e->addr);
@@ -154,7 +181,8 @@ static int setup_bpf(struct watch *w)
 	}
 	w->tp_links[0] = bpf_program__attach(w->skel->progs.gw_fork);
 	w->tp_links[1] = bpf_program__attach(w->skel->progs.gw_exit);
-	if (!w->tp_links[0] || !w->tp_links[1]) {
+	w->tp_links[2] = bpf_program__attach(w->skel->progs.gw_exec);
+	if (!w->tp_links[0] || !w->tp_links[1] || !w->tp_links[2]) {
 		gw_err("cannot attach sched tracepoints: %s", strerror(errno));
 		return GW_EXIT_BPF;
 	}
@@ -183,11 +211,28 @@ static void refresh(struct watch *w)
 	snapshot__refresh(w->snap, w->skel);
 }
 
+static void check_stall_and_forks(struct watch *w)
+{
+	uint64_t now = monotonic_ns(), switches = 0, head_lock = target__head_lock(&w->target);
+	pid_t holder = 0;
+	size_t n;
+
+	while (forks__expired(&w->forks, now, &w->fork_found))
+		report__fork_hazard(&w->report, &w->fork_found, head_lock);
+	w->snap->fork_hazards = w->forks.hazards;
+	n = thread_view__read(w->skel, &w->target, w->views, GW_MAX_VIEWS);
+	target__gil_holder(&w->target, &holder);
+	target__gil_switches(&w->target, &switches);
+	if (stall__check(&w->stall, w->views, n, holder, switches, now, &w->stall_found))
+		report__stall(&w->report, &w->stall_found, head_lock);
+	w->snap->stalls = w->stall.stalls;
+}
+
 static void run_loop(struct watch *w)
 {
 	const struct watch_opts *o = w->opts;
 	double start = mono_s(), next_report = start + o->interval_s, next_scan = start;
-	double next_sample = start, now;
+	double next_sample = start, next_stall = start, now;
 	struct wait_cycle cycle;
 
 	while (!stop_requested && !w->target_exited) {
@@ -214,6 +259,10 @@ static void run_loop(struct watch *w)
 				report__deadlock(&w->report, &cycle, w->detector.scanned_ns);
 			}
 		}
+		if (now >= next_stall && !w->target_exited) {
+			next_stall = now + STALL_MS / 1000.0;
+			check_stall_and_forks(w);
+		}
 		if (now >= next_report && !w->target_exited) {
 			refresh(w);
 			report__stats(&w->report, w->snap, now - start, false);
@@ -237,7 +286,6 @@ static void teardown(struct watch *w)
 	for (i = 0; i < sizeof(w->tp_links) / sizeof(w->tp_links[0]); i++)
 		bpf_link__destroy(w->tp_links[i]);
 	gilwatch_bpf__destroy(w->skel);
-	free(w->snap);
 }
 
 static bool still_starting(const struct gw_target *t, int err)
@@ -265,33 +313,44 @@ static int open_target(struct gw_target *t, pid_t pid)
 int watch__run(const struct watch_opts *opts)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	struct watch w = {.opts = opts};
+	struct watch *w;
 	int err, code;
 
 	libbpf_set_print(libbpf_print);
-	err = open_target(&w.target, opts->pid);
-	if (err)
-		return explain_open_error(&w.target, opts->pid, err);
-	w.snap = calloc(1, sizeof(*w.snap));
-	if (!w.snap) {
+	w = calloc(1, sizeof(*w));
+	if (w)
+		w->snap = calloc(1, sizeof(*w->snap));
+	if (!w || !w->snap) {
 		gw_err("out of memory");
-		return GW_EXIT_ERROR;
+		code = GW_EXIT_ERROR;
+		goto out;
 	}
-	snapshot__init(w.snap, opts->pid);
+	w->opts = opts;
+	err = open_target(&w->target, opts->pid);
+	if (err) {
+		code = explain_open_error(&w->target, opts->pid, err);
+		goto out;
+	}
+	snapshot__init(w->snap, opts->pid);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	code = setup_bpf(&w);
+	code = setup_bpf(w);
 	if (code == GW_EXIT_OK) {
-		w.report = (struct report){.out = stdout,
+		w->report = (struct report){.out = stdout,
 					   .json = opts->json,
 					   .deep = opts->deep,
 					   .realtime_offset_ns = realtime_offset_ns(),
-					   .target = &w.target};
-		detector__init(&w.detector, &w.target, (uint64_t)(opts->deadlock_after_s * 1e9),
+					   .target = &w->target};
+		detector__init(&w->detector, &w->target, (uint64_t)(opts->deadlock_after_s * 1e9),
 			       opts->deep);
-		report__attach(&w.report, &w.attachment);
-		run_loop(&w);
+		stall__init(&w->stall, (uint64_t)(opts->stall_after_s * 1e9));
+		report__attach(&w->report, &w->attachment);
+		run_loop(w);
 	}
-	teardown(&w);
+	teardown(w);
+out:
+	if (w)
+		free(w->snap);
+	free(w);
 	return code;
 }

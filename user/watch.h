@@ -13,6 +13,7 @@ struct watch_opts {
 	double interval_s;
 	double duration_s; /* 0: until the process exits or a signal */
 	double deadlock_after_s; /* a wait-for cycle must last this long */
+	double stall_after_s;	 /* no progress for this long is a stall */
 	bool json;
 	bool deep;
 };

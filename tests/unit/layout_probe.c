@@ -34,6 +34,7 @@ int main(void)
 	SHOW("gil_last_holder", offsetof(struct _gil_runtime_state, last_holder));
 	SHOW("gil_locked", offsetof(struct _gil_runtime_state, locked));
 	SHOW("gil_cond", offsetof(struct _gil_runtime_state, cond));
+	SHOW("gil_switch_number", offsetof(struct _gil_runtime_state, switch_number));
 	SHOW("tstate_thread_id", offsetof(PyThreadState, thread_id));
 #if PY_MINOR_VERSION >= 11
 	SHOW("tstate_native_thread_id", offsetof(PyThreadState, native_thread_id));

@@ -142,6 +142,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 			{ "runtime_interp_head", l->runtime_interp_head },
 			{ "runtime_head_lock", l->runtime_head_lock },
 			{ "interp_gc_stats", l->interp_gc_stats },
+			{ "gil_switch_number", l->gil_switch_number },
 			{ "gil_last_holder", l->gil_last_holder },
 			{ "gil_locked", l->gil_locked },
 			{ "gil_cond", l->gil_cond },
@@ -160,7 +161,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(seen, 10);
+	assert_int_equal(seen, 11);
 }
 
 static void test_layout_matches_headers(void **state)

@@ -30,4 +30,5 @@ for t in threads:
 while len(tids) < 2:
     time.sleep(0.01)
 sync.report(**tids)
-time.sleep(30)
+for t in threads:
+    t.join()  # an untimed wait: with the two lock waiters, all threads are blocked

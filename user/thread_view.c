@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "gilwatch.skel.h"
+#include "proc.h"
+#include "thread_view.h"
+
+#define NR_FUTEX 202
+#define FUTEX_CMD_MASK 0x7f /* without FUTEX_PRIVATE_FLAG / CLOCK_REALTIME */
+#define FUTEX_WAIT 0
+#define FUTEX_WAIT_BITSET 9
+
+const char *syscall_name(long nr, char *buf, size_t len)
+{
+	static const struct {
+		long nr;
+		const char *name;
+	} names[] = {
+	    {0, "read"},	   {1, "write"},	 {7, "poll"},	       {23, "select"},
+	    {35, "nanosleep"},	   {43, "accept"},	 {45, "recvfrom"},     {47, "recvmsg"},
+	    {61, "wait4"},	   {202, "futex"},	 {230, "clock_nanosleep"}, {232, "epoll_wait"},
+	    {247, "waitid"},	   {270, "pselect6"},	 {271, "ppoll"},       {281, "epoll_pwait"},
+	    {288, "accept4"},	   {441, "epoll_pwait2"}, {449, "futex_waitv"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].nr == nr)
+			return names[i].name;
+	}
+	snprintf(buf, len, "syscall %ld", nr);
+	return buf;
+}
+
+/* State and CPU time from /proc/PID/task/TID/stat. */
+static int read_task_stat(pid_t pid, uint32_t tid, char *state, uint64_t *ticks)
+{
+	char path[96], buf[1024], *p;
+	unsigned long long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%u/stat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut,
+			 &st) != 3)
+		return -1;
+	*ticks = ut + st;
+	return 0;
+}
+
+/* The system call a blocked thread sits in (/proc/PID/task/TID/syscall:
+ * "nr arg1 ... arg6 sp pc", or "running").
+ */
+static void read_task_syscall(pid_t pid, struct thread_view *v)
+{
+	unsigned long long a[6];
+	char path[96], buf[256];
+	FILE *f;
+	long nr;
+
+	v->syscall = -1;
+	snprintf(path, sizeof(path), "/proc/%d/task/%u/syscall", pid, v->tid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f) &&
+	    sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
+		   &a[5]) == 7) {
+		v->syscall = nr;
+		if (nr == NR_FUTEX && ((a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT ||
+				       (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET)) {
+			v->lock = a[0];
+			v->timed = a[3] != 0;
+		}
+	}
+	fclose(f);
+}
+
+static void classify(struct gilwatch_bpf *skel, const struct gw_target *t, struct thread_view *v,
+		     pid_t gil_holder, char state)
+{
+	struct gw_thread_state ts;
+
+	if (!bpf_map__lookup_elem(skel->maps.thread_state, &v->tid, sizeof(v->tid), &ts, sizeof(ts),
+				  0) &&
+	    ts.pid == (uint32_t)t->pid) {
+		if (ts.gil_wait_start) {
+			v->activity = TV_GIL_WAIT;
+			v->since_ns = ts.gil_wait_start;
+			return;
+		}
+		if (ts.lock_wait_addr) {
+			v->activity = TV_LOCK_WAIT;
+			v->lock = ts.lock_wait_addr;
+			v->since_ns = ts.lock_wait_start;
+			return;
+		}
+	}
+	if ((pid_t)v->tid == gil_holder)
+		v->activity = TV_HOLDS_GIL;
+	else if (state == 'R' || v->syscall < 0)
+		v->activity = TV_RUNNING;
+	else if (v->syscall == NR_FUTEX)
+		v->activity = TV_FUTEX;
+	else
+		v->activity = TV_SYSCALL;
+}
+
+size_t thread_view__read(struct gilwatch_bpf *skel, const struct gw_target *t,
+			 struct thread_view *out, size_t max)
+{
+	struct dirent *de;
+	pid_t gil_holder = 0;
+	char path[64], state;
+	size_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	target__gil_holder(t, &gil_holder);
+	while (n < max && (de = readdir(dir))) {
+		struct thread_view *v = &out[n];
+
+		memset(v, 0, sizeof(*v));
+		v->tid = strtoul(de->d_name, NULL, 10);
+		if (!v->tid || read_task_stat(t->pid, v->tid, &state, &v->cpu_ticks))
+			continue;
+		proc__comm(t->pid, v->tid, v->name, sizeof(v->name));
+		read_task_syscall(t->pid, v);
+		classify(skel, t, v, gil_holder, state);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+const char *thread_view__describe(const struct thread_view *v, uint64_t head_lock, char *buf,
+				  size_t len)
+{
+	char sc[32];
+
+	switch (v->activity) {
+	case TV_RUNNING:
+		snprintf(buf, len, "running");
+		break;
+	case TV_HOLDS_GIL:
+		if (v->syscall >= 0)
+			snprintf(buf, len, "holds the GIL, in %s()",
+				 syscall_name(v->syscall, sc, sizeof(sc)));
+		else
+			snprintf(buf, len, "holds the GIL, running");
+		break;
+	case TV_GIL_WAIT:
+		snprintf(buf, len, "waits for the GIL");
+		break;
+	case TV_LOCK_WAIT:
+		if (v->lock == head_lock)
+			snprintf(buf, len, "waits for HEAD_LOCK");
+		else
+			snprintf(buf, len, "waits for lock 0x%llx", (unsigned long long)v->lock);
+		break;
+	case TV_FUTEX:
+		snprintf(buf, len, "waits on futex 0x%llx%s", (unsigned long long)v->lock,
+			 v->timed ? " (with timeout)" : "");
+		break;
+	case TV_SYSCALL:
+		snprintf(buf, len, "in %s()", syscall_name(v->syscall, sc, sizeof(sc)));
+		break;
+	}
+	return buf;
+}
