@@ -377,15 +377,26 @@ int BPF_KPROBE(gw_cond_enter, void *cond)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32;
 	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
-	struct gw_site_key site = { .pid = pid };
+	struct gw_site_key site = {.pid = pid};
 	struct gw_thread_state *ts;
-	__u32 one = 1;
+	__u32 *probed, seen = GW_SITE_SEEN;
 
 	if (!cfg || (__u64)cond != cfg->gil_cond)
 		return 0;
-	if (!bpf_probe_read_user(&site.addr, sizeof(site.addr), (void *)PT_REGS_SP(ctx)) &&
-	    !bpf_map_update_elem(&return_sites, &site, &one, BPF_NOEXIST))
-		emit_addr(GW_EV_RETURN_SITE, pid, (__u32)id, 0, bpf_ktime_get_ns(), 0, site.addr);
+	if (bpf_probe_read_user(&site.addr, sizeof(site.addr), (void *)PT_REGS_SP(ctx)))
+		return 0;
+	probed = bpf_map_lookup_elem(&return_sites, &site);
+	if (!probed) {
+		if (!bpf_map_update_elem(&return_sites, &site, &seen, BPF_NOEXIST))
+			emit_addr(GW_EV_RETURN_SITE, pid, (__u32)id, 0, bpf_ktime_get_ns(), 0,
+				  site.addr);
+		return 0;
+	}
+	/* Until user space probes the return site, this wait's end would go
+	 * unseen: do not start it (the next 5 ms slice will).
+	 */
+	if (*probed != GW_SITE_PROBED)
+		return 0;
 	ts = thread_state_get(id);
 	if (!ts)
 		return 0;

@@ -52,6 +52,10 @@ struct gw_event {
 	char comm[GW_COMM_LEN];
 };
 
+/* return_sites values: reported to user space, then probed by it. */
+#define GW_SITE_SEEN 1
+#define GW_SITE_PROBED 2
+
 /* A call site seen by an entry probe, keyed per process. */
 struct gw_site_key {
 	__u64 addr;

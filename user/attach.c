@@ -176,13 +176,21 @@ static int find_site(const struct proc_mapping *m, void *arg)
 int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
 			struct gw_attachment *a, uint64_t addr)
 {
+	struct gw_site_key key = {.addr = addr, .pid = t->pid};
 	struct site_ctx c = {.addr = addr};
+	__u32 probed = GW_SITE_PROBED;
 	char file[PATH_MAX];
+	int err;
 
 	if (proc__for_each_mapping(t->pid, find_site, &c) != 1)
 		return -ENOENT;
 	proc__root_path(t->pid, c.path, file, sizeof(file));
-	return attach_uprobe(a, skel->progs.gw_cond_return, t->pid, file, c.offset, false);
+	err = attach_uprobe(a, skel->progs.gw_cond_return, t->pid, file, c.offset, false);
+	if (err)
+		return err;
+	/* Now waits through this site can be timed from their start. */
+	return bpf_map__update_elem(skel->maps.return_sites, &key, sizeof(key), &probed,
+				    sizeof(probed), BPF_EXIST);
 }
 
 void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a)

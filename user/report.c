@@ -106,12 +106,13 @@ const char fork_remedy[] =
     "ProcessPoolExecutor(mp_context=...)), or reset such state in "
     "os.register_at_fork(after_in_child=...)";
 
-void report__stall(struct report *r, const struct stall *st, uint64_t head_lock)
+void report__stall(struct report *r, const struct stall *st, uint64_t head_lock,
+		   const struct child *child, const struct thread_view *parent, size_t nparent)
 {
 	if (r->json)
-		report_json__stall(r, st, head_lock);
+		report_json__stall(r, st, head_lock, child, parent, nparent);
 	else
-		report_text__stall(r, st, head_lock);
+		report_text__stall(r, st, head_lock, child, parent, nparent);
 }
 
 void report__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock)

@@ -10,6 +10,7 @@
 #include "attach.h"
 #include "gilwatch.h"
 #include "snapshot.h"
+#include "children.h"
 #include "forks.h"
 #include "stall.h"
 #include "wait_graph.h"
@@ -33,8 +34,11 @@ void report__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now
 /* The gc-in-frame-collection hazard; count: occurrences so far. */
 void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);
 
-/* A stall episode; head_lock names HEAD_LOCK in the thread states. */
-void report__stall(struct report *r, const struct stall *st, uint64_t head_lock);
+/* A stall episode; head_lock names HEAD_LOCK in the thread states. For a
+ * forked child, child is set and parent/nparent are the parent's threads.
+ */
+void report__stall(struct report *r, const struct stall *st, uint64_t head_lock,
+		   const struct child *child, const struct thread_view *parent, size_t nparent);
 /* A fork without exec from a multi-threaded process. */
 void report__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
 extern const char fork_remedy[];
@@ -55,8 +59,10 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 			bool final);
 void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
 void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
-void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock);
-void report_json__stall(struct report *r, const struct stall *st, uint64_t head_lock);
+void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock,
+			const struct child *child, const struct thread_view *parent, size_t nparent);
+void report_json__stall(struct report *r, const struct stall *st, uint64_t head_lock,
+			const struct child *child, const struct thread_view *parent, size_t nparent);
 void report_text__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
 void report_json__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
 void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);

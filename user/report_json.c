@@ -8,13 +8,19 @@
 static const char *const frames_api_names[GW_FRAMES_APIS] = {"current_frames",
 							     "current_exceptions"};
 
-static void begin(struct report *r, struct json_writer *w, const char *event, uint64_t time_ns)
+static void begin_pid(struct report *r, struct json_writer *w, const char *event,
+		      uint64_t time_ns, pid_t pid)
 {
 	jw_init(w, r->out);
 	jw_object_begin(w, NULL);
 	jw_str(w, "event", event);
-	jw_u64(w, "pid", r->target->pid);
+	jw_u64(w, "pid", pid);
 	jw_u64(w, "time_ns", time_ns);
+}
+
+static void begin(struct report *r, struct json_writer *w, const char *event, uint64_t time_ns)
+{
+	begin_pid(r, w, event, time_ns, r->target->pid);
 }
 
 void report_json__attach(struct report *r, const struct gw_attachment *a)
@@ -238,17 +244,31 @@ static void write_views(struct json_writer *w, const char *key, const struct thr
 	jw_array_end(w);
 }
 
-void report_json__stall(struct report *r, const struct stall *st, uint64_t head_lock)
+void report_json__stall(struct report *r, const struct stall *st, uint64_t head_lock,
+			const struct child *child, const struct thread_view *parent, size_t nparent)
 {
-	struct json_writer w;
 	uint64_t now = report__now_ns(r) - r->realtime_offset_ns;
+	struct json_writer w;
 
-	begin(r, &w, "stall", report__now_ns(r));
+	begin_pid(r, &w, "stall", report__now_ns(r), child ? child->target.pid : r->target->pid);
 	jw_str(&w, "rule", stall__rule_name(st->rule));
 	jw_u64(&w, "stalled_ns", st->stalled_ns);
 	if (st->rule == STALL_GIL_HELD)
 		jw_u64(&w, "gil_holder", st->holder);
 	write_views(&w, "threads", st->views, st->n, head_lock, now);
+	if (child) {
+		jw_object_begin(&w, "forked_from");
+		jw_u64(&w, "pid", r->target->pid);
+		jw_u64(&w, "tid", child->forking_tid);
+		jw_u64(&w, "threads_at_fork", child->parent_threads);
+		/* Only the forking thread lives on in the child. */
+		jw_u64(&w, "lost_threads", child->parent_threads ? child->parent_threads - 1 : 0);
+		jw_object_end(&w);
+		jw_object_begin(&w, "parent");
+		jw_u64(&w, "pid", r->target->pid);
+		write_views(&w, "threads", parent, nparent, head_lock, now);
+		jw_object_end(&w);
+	}
 	jw_line_end(&w);
 }
 

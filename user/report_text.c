@@ -166,17 +166,26 @@ static void print_views(struct report *r, const struct thread_view *v, size_t n,
 			thread_view__describe(&v[i], head_lock, state, sizeof(state)));
 }
 
-void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock)
+void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock,
+			const struct child *child, const struct thread_view *parent, size_t nparent)
 {
 	char d[32];
 
-	fprintf(r->out, "\n!! STALL (%s) in pid %d (%s): no progress for %s\n",
-		stall__rule_name(st->rule), r->target->pid, r->target->comm,
+	fprintf(r->out, "\n!! STALL (%s) in pid %d: no progress for %s\n",
+		stall__rule_name(st->rule), child ? child->target.pid : r->target->pid,
 		fmt_ns(d, sizeof(d), st->stalled_ns));
 	if (st->rule == STALL_GIL_HELD)
 		fprintf(r->out, "   thread %d holds the GIL without a handoff while others wait\n",
 			st->holder);
 	print_views(r, st->views, st->n, head_lock);
+	if (child) {
+		fprintf(r->out,
+			"   forked by thread %u of pid %d, which had %u threads: the other %u did "
+			"not come along\n   parent pid %d:\n",
+			child->forking_tid, r->target->pid, child->parent_threads,
+			child->parent_threads ? child->parent_threads - 1 : 0, r->target->pid);
+		print_views(r, parent, nparent, head_lock);
+	}
 	fflush(r->out);
 }
 

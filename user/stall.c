@@ -40,8 +40,8 @@ static uint64_t last_progress(struct stall_detector *s, const struct thread_view
  */
 static bool blocked_on_sync(const struct thread_view *v)
 {
-	return v->activity == TV_LOCK_WAIT || v->activity == TV_GIL_WAIT ||
-	       (v->activity == TV_FUTEX && !v->timed);
+	return v->activity == TV_GIL_WAIT ||
+	       ((v->activity == TV_LOCK_WAIT || v->activity == TV_FUTEX) && !v->timed);
 }
 
 static enum stall_rule evaluate(struct stall_detector *s, const struct thread_view *views, size_t n,

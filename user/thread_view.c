@@ -96,7 +96,8 @@ static void classify(struct gilwatch_bpf *skel, const struct gw_target *t, struc
 	if (!bpf_map__lookup_elem(skel->maps.thread_state, &v->tid, sizeof(v->tid), &ts, sizeof(ts),
 				  0) &&
 	    ts.pid == (uint32_t)t->pid) {
-		if (ts.gil_wait_start) {
+		/* A GIL waiter sleeps on the GIL's condvar (a futex) or spins. */
+		if (ts.gil_wait_start && (v->syscall < 0 || v->syscall == NR_FUTEX)) {
 			v->activity = TV_GIL_WAIT;
 			v->since_ns = ts.gil_wait_start;
 			return;

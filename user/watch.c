@@ -52,6 +52,9 @@ struct watch {
 	struct stall stall_found;
 	struct fork_tracker forks;
 	struct fork_record fork_found;
+	struct children children;
+	uint64_t stalls_reported; /* w->stall.stalls already counted */
+	struct thread_view child_views[GW_MAX_VIEWS];
 	struct thread_view views[GW_MAX_VIEWS];
 	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
 	int target_exited;
@@ -106,6 +109,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 	if (e->type == GW_EV_FORK) {
 		struct fork_record *f = forks__add(&w->forks, e->addr, e->tid, e->arg, e->time_ns);
 
+		children__fork(&w->children, &w->target, e->addr, e->tid, e->arg,
+			       w->stall.threshold_ns);
 		/* The parent's threads now, a moment after the fork. */
 		if (f)
 			f->n = thread_view__read(w->skel, &w->target, f->views, GW_MAX_VIEWS);
@@ -113,6 +118,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	}
 	if (e->type == GW_EV_EXEC) {
 		forks__exec(&w->forks, e->addr);
+		children__forget(&w->children, e->addr);
 		return 0;
 	}
 	if (e->type == GW_EV_RETURN_SITE) {
@@ -211,6 +217,35 @@ static void refresh(struct watch *w)
 	snapshot__refresh(w->snap, w->skel);
 }
 
+/* Children are seen through /proc and their inherited interpreter state;
+ * a stalled one is reported with the parent's threads (w->views, n of them).
+ */
+static void check_children(struct watch *w, uint64_t now, uint64_t head_lock, size_t nparent)
+{
+	struct thread_view *views = w->child_views;
+	uint64_t switches = 0;
+	pid_t holder = 0;
+	size_t i, n;
+
+	for (i = 0; i < GW_MAX_CHILDREN; i++) {
+		struct child *c = &w->children.list[i];
+
+		if (!c->active)
+			continue;
+		if (proc__exited(c->target.pid)) {
+			c->active = false;
+			continue;
+		}
+		n = thread_view__read(w->skel, &c->target, views, GW_MAX_VIEWS);
+		target__gil_holder(&c->target, &holder);
+		target__gil_switches(&c->target, &switches);
+		if (stall__check(&c->stall, views, n, holder, switches, now, &w->stall_found)) {
+			w->snap->stalls++;
+			report__stall(&w->report, &w->stall_found, head_lock, c, w->views, nparent);
+		}
+	}
+}
+
 static void check_stall_and_forks(struct watch *w)
 {
 	uint64_t now = monotonic_ns(), switches = 0, head_lock = target__head_lock(&w->target);
@@ -224,8 +259,10 @@ static void check_stall_and_forks(struct watch *w)
 	target__gil_holder(&w->target, &holder);
 	target__gil_switches(&w->target, &switches);
 	if (stall__check(&w->stall, w->views, n, holder, switches, now, &w->stall_found))
-		report__stall(&w->report, &w->stall_found, head_lock);
-	w->snap->stalls = w->stall.stalls;
+		report__stall(&w->report, &w->stall_found, head_lock, NULL, NULL, 0);
+	w->snap->stalls += w->stall.stalls - w->stalls_reported;
+	w->stalls_reported = w->stall.stalls;
+	check_children(w, now, head_lock, n);
 }
 
 static void run_loop(struct watch *w)

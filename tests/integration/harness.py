@@ -60,6 +60,7 @@ class Watch:
         self.target = subprocess.Popen(
             [python, os.path.join(TARGETS, script), self.go, self.facts_path, *script_args],
             stdout=subprocess.DEVNULL,
+            start_new_session=True,  # close() kills its children too
         )
         self.watch = subprocess.Popen(
             [gilwatch, "watch", "--pid", str(self.target.pid), "--json",
@@ -131,7 +132,7 @@ class Watch:
     def run_until(self, kind, within):
         """For targets that never finish: lets the target go, reads events until
         one of `kind` (returned) or `within` seconds (None). Then stops gilwatch
-        with SIGINT, which must detach and exit 0 within 3 s even from a frozen
+        with SIGINT, which must detach and exit 0 within 5 s even from a frozen
         target, and kills the target. Returns (event or None, events, facts)."""
         try:
             self._start()
@@ -155,6 +156,10 @@ class Watch:
         return self.watch.stderr.read().strip()
 
     def close(self):
+        try:
+            os.killpg(self.target.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         for p in (self.target, self.watch):
             if p.poll() is None:
                 p.kill()

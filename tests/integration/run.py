@@ -147,8 +147,66 @@ def test_abba_deep(python, label):
     check_promptness(dl)
 
 
+STALL_ARGS = ("--stall-after", "2")
+STALL_NS = 2_000_000_000
+
+
+def check_stall_promptness(st):
+    check(STALL_NS <= st["stalled_ns"] <= STALL_NS + 1_000_000_000,
+          "stall reported after %.2f s" % (st["stalled_ns"] / 1e9))
+
+
+def test_stall_gil_held(python, label):
+    """A C call holds the GIL for seconds while another thread waits."""
+    st, _, facts = Watch(GILWATCH, python, "stall_gil.py", STALL_ARGS).run_until("stall", 10)
+    check(st is not None, "no stall reported")
+    check(st["rule"] == "gil-held" and st["gil_holder"] == facts["hog"], "stall %s" % st)
+    states = {t["tid"]: t["state"] for t in st["threads"]}
+    check(states.get(facts["hog"], "").startswith("holds the GIL"), "hog: %s" % states)
+    check(states.get(facts["ticker"]) == "waits for the GIL", "ticker: %s" % states)
+    check_stall_promptness(st)
+
+
+def test_abba_default(python, label):
+    """Without --deep the owners of threading.Locks are unknown: no deadlock
+    is claimed, but the process is reported stalled, each thread's wait named."""
+    st, events, facts = Watch(GILWATCH, python, "abba.py", STALL_ARGS).run_until("stall", 10)
+    check(st is not None and st["rule"] == "all-blocked", "stall %s" % st)
+    states = {t["tid"]: t["state"] for t in st["threads"]}
+    for who in ("first", "second"):
+        check(states.get(facts[who], "").startswith("waits for lock 0x"), "%s: %s" % (who, states))
+    check(not events_of(events, "deadlock"), "a deadlock claimed without lock owners")
+    check_stall_promptness(st)
+
+
+def test_fork_with_threads(python, label):
+    """The zarr 3.0.1 hang: a background event-loop thread forked away."""
+    w = Watch(GILWATCH, python, "fork_loop.py", STALL_ARGS, script_args=("fork", "8"))
+    st, events, facts = w.run_until("stall", 12)
+    hazards = [e for e in events_of(events, "hazard") if e["rule"] == "fork-with-threads"]
+    check(hazards, "no fork-with-threads hazard")
+    h = hazards[0]
+    check(h["tid"] == facts["main_tid"] and h["threads_at_fork"] >= 2, "hazard %s" % h)
+    check(st is not None, "no stall reported for the child")
+    check(st["pid"] == h["child_pid"], "stall in pid %d, child is %d" % (st["pid"], h["child_pid"]))
+    check(st["forked_from"]["pid"] == facts["main_tid"] and st["forked_from"]["lost_threads"] >= 1,
+          "forked_from %s" % st.get("forked_from"))
+    check(len(st["threads"]) == 1 and st["threads"][0]["state"].startswith("waits"),
+          "child threads %s" % st["threads"])
+    check(st["parent"]["threads"], "the parent's threads are missing")
+    check_stall_promptness(st)
+
+
+def test_spawn_is_fine(python, label):
+    """The same with the spawn start method: it finishes, no verdict."""
+    events, facts, _ = Watch(GILWATCH, python, "fork_loop.py", STALL_ARGS,
+                             script_args=("spawn", "20")).run()
+    bad = [e for e in events if e["event"] in ("hazard", "stall", "deadlock")]
+    check(not bad, "false alarm: %s" % str(bad[:1])[:300])
+
+
 def no_verdicts(events, allow_hazard=False):
-    bad = [e for e in events if e["event"] in ("deadlock", "lock_order")]
+    bad = [e for e in events if e["event"] in ("deadlock", "lock_order", "stall")]
     if not allow_hazard:
         bad += events_of(events, "hazard")
     check(not bad, "false alarm: %s" % str(bad[0])[:300] if bad else "")
@@ -296,7 +354,9 @@ def main():
 
     tests = []
     for label, python in SUPPORTED:
-        for fn in (test_gc, test_frames, test_contention, test_deep, test_abba_deep, test_benign):
+        for fn in (test_gc, test_frames, test_contention, test_deep, test_abba_deep, test_benign,
+                   test_abba_default, test_stall_gil_held, test_fork_with_threads,
+                   test_spawn_is_fine):
             tests.append(("%s %s" % (fn.__name__, label), functools.partial(fn, python, label)))
         tests.append(("test_benign --deep " + label,
                       functools.partial(test_benign, python, label, "--deep")))
