@@ -144,7 +144,7 @@ class Watch:
                 if ev["event"] == kind:
                     found = ev
             self.watch.send_signal(signal.SIGINT)
-            self.stderr = self._finish(3)
+            self.stderr = self._finish(5)
             return found, self.events, self._facts()
         finally:
             self.close()
