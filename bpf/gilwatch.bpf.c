@@ -108,7 +108,7 @@ static __always_inline void *lookup_or_init(void *map, __u32 *key, void *zero)
 
 static __always_inline struct gw_thread_state *thread_state_get(__u64 pid_tgid)
 {
-	struct gw_thread_state zero = { .pid = pid_tgid >> 32 };
+	struct gw_thread_state zero = {.pid = pid_tgid >> 32};
 	__u32 tid = (__u32)pid_tgid;
 
 	return lookup_or_init(&thread_state, &tid, &zero);
@@ -198,7 +198,8 @@ static __always_inline int gc_begin(int generation)
 	ts->gc_generation = generation;
 	if (generation < 0) {
 		cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
-		if (!cfg || !cfg->gc_stats || read_gc_collections(cfg->gc_stats, ts->gc_collections))
+		if (!cfg || !cfg->gc_stats ||
+		    read_gc_collections(cfg->gc_stats, ts->gc_collections))
 			ts->gc_generation = GW_GC_GENERATIONS - 1;
 	}
 	/* gh-106883: a collection while HEAD_LOCK is held for frame collection
@@ -208,8 +209,8 @@ static __always_inline int gc_begin(int generation)
 	if (ts->frames_start || (ps && ps->frames_active)) {
 		if (ps)
 			__sync_fetch_and_add(&ps->hazards_gc_in_frames, 1);
-		emit(GW_EV_HAZARD_GC_IN_FRAMES, pid, (__u32)id, generation < 0 ? 0 : generation, now,
-		     0);
+		emit(GW_EV_HAZARD_GC_IN_FRAMES, pid, (__u32)id, generation < 0 ? 0 : generation,
+		     now, 0);
 	}
 	return 0;
 }
@@ -454,7 +455,7 @@ int BPF_KPROBE(gw_cond_return)
 
 static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now)
 {
-	struct gw_lock_owner owner = { .pid = id >> 32, .tid = (__u32)id, .since = now };
+	struct gw_lock_owner owner = {.pid = id >> 32, .tid = (__u32)id, .since = now};
 
 	bpf_map_update_elem(&lock_owner, &addr, &owner, BPF_ANY);
 }
@@ -588,7 +589,8 @@ int BPF_PROG(gw_fork, struct task_struct *parent, struct task_struct *child)
 		/* The child keeps only the forking thread: say how many there were. */
 		bpf_map_update_elem(&forked, &child_pid, &pid, BPF_ANY);
 		emit_addr(GW_EV_FORK, pid, (__u32)bpf_get_current_pid_tgid(),
-			  BPF_CORE_READ(parent, signal, nr_threads), bpf_ktime_get_ns(), 0, child_pid);
+			  BPF_CORE_READ(parent, signal, nr_threads), bpf_ktime_get_ns(), 0,
+			  child_pid);
 		return 0;
 	}
 	ps = proc_stats_get(pid);

@@ -65,7 +65,7 @@ struct gw_site_key {
 
 /* Per watched process, written by user space before attaching. */
 struct gw_proc_cfg {
-	__u64 gil_cond; /* runtime address of the main GIL's condvar */
+	__u64 gil_cond;	  /* runtime address of the main GIL's condvar */
 	__u64 gil_locked; /* runtime address of gil->locked (int) */
 	/* 3.13: runtime address of gcstate->generation_stats, whose per
 	 * generation `collections` counters tell which generation an
@@ -83,7 +83,7 @@ struct gw_thread_state {
 	__u64 gil_wait_start; /* waiting for a GIL held by another thread */
 	__u64 gil_hold_start; /* --deep */
 	__u64 gc_start;
-	__u64 frames_start; /* inside _PyThread_CurrentFrames/Exceptions */
+	__u64 frames_start;   /* inside _PyThread_CurrentFrames/Exceptions */
 	__u64 lock_wait_addr; /* semaphore of the lock being acquired */
 	__u64 lock_wait_start;
 	__u64 lock_try_addr; /* --deep: sem_trywait in progress */
@@ -117,8 +117,8 @@ struct gw_proc_stats {
 	__u64 frames_max_ns[GW_FRAMES_APIS];
 	__u64 threads_started;
 	__u64 threads_ended;
-	__u64 gil_handoffs; /* --deep only */
-	__u64 gil_last_tid; /* --deep only: last thread that took the GIL */
+	__u64 gil_handoffs;  /* --deep only */
+	__u64 gil_last_tid;  /* --deep only: last thread that took the GIL */
 	__u64 frames_active; /* threads inside a frame-collection call now */
 	__u64 hazards_gc_in_frames;
 };

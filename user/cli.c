@@ -84,7 +84,8 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STALL_AFTER:
 		if (parse_seconds(arg, 0.1, &o->stall_after_s))
-			argp_error(state, "invalid --stall-after '%s': expected seconds >= 0.1", arg);
+			argp_error(state, "invalid --stall-after '%s': expected seconds >= 0.1",
+				   arg);
 		break;
 	case OPT_DEADLOCK_AFTER:
 		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))

@@ -11,8 +11,7 @@
 #include "gilwatch.skel.h"
 #include "proc.h"
 
-void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns,
-		    bool deep)
+void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns, bool deep)
 {
 	memset(d, 0, sizeof(*d));
 	d->target = t;
@@ -44,8 +43,8 @@ static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint6
 
 	if (!d->deep && addr != d->head_lock)
 		return 0;
-	if (bpf_map__lookup_elem(skel->maps.lock_owner, &addr, sizeof(addr), &owner,
-				 sizeof(owner), 0) ||
+	if (bpf_map__lookup_elem(skel->maps.lock_owner, &addr, sizeof(addr), &owner, sizeof(owner),
+				 0) ||
 	    owner.pid != (uint32_t)t->pid)
 		return 0;
 	if (proc__read_mem(t->pid, addr, &value, sizeof(value)) || value != 0)
@@ -80,7 +79,7 @@ static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, str
 			w[n] = (struct waiter){.tid = key,
 					       .holder = lock_holder(d, skel, ts.lock_wait_addr),
 					       .kind = ts.lock_wait_addr == d->head_lock ? LOCK_HEAD
-											  : LOCK_SEM,
+											 : LOCK_SEM,
 					       .addr = ts.lock_wait_addr,
 					       .since_ns = ts.lock_wait_start};
 		} else {
@@ -131,7 +130,8 @@ int detector__scan(struct detector *d, struct gilwatch_bpf *skel, struct wait_cy
 			 (unsigned long long)(now_ns - w[i].since_ns) / 1000000);
 	found = wait_graph__cycles(w, n, cycles, sizeof(cycles) / sizeof(cycles[0]));
 	for (i = 0; i < found; i++) {
-		if (cycles[i].closed_ns > now_ns || now_ns - cycles[i].closed_ns < d->threshold_ns ||
+		if (cycles[i].closed_ns > now_ns ||
+		    now_ns - cycles[i].closed_ns < d->threshold_ns ||
 		    already_reported(d, cycles[i].key))
 			continue;
 		*out = cycles[i];

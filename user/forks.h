@@ -18,8 +18,8 @@
 struct fork_record {
 	uint32_t child;
 	uint32_t forking_tid;
-	uint32_t threads; /* the parent's threads at the fork */
-	uint64_t time_ns; /* CLOCK_MONOTONIC of the fork */
+	uint32_t threads;			/* the parent's threads at the fork */
+	uint64_t time_ns;			/* CLOCK_MONOTONIC of the fork */
 	struct thread_view views[GW_MAX_VIEWS]; /* the parent's threads then */
 	size_t n;
 };

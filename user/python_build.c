@@ -14,8 +14,7 @@
 const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
     [PY_PROBE_GC] = {"gc", "gc_collect_main", "gc__start", "gc__done", 0, 0},
     [PY_PROBE_FRAMES] = {"current_frames", "_PyThread_CurrentFrames", NULL, NULL, 0, 0},
-    [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0,
-			     0},
+    [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0, 0},
     [PY_PROBE_GIL_WAIT] = {"gil_wait", "pthread_cond_timedwait", NULL, NULL, 0, 1},
     [PY_PROBE_SEM_WAIT] = {"sem_wait", "sem_wait", NULL, NULL, 0, 1},
     [PY_PROBE_SEM_CLOCKWAIT] = {"sem_clockwait", "sem_clockwait", NULL, NULL, 0, 1},

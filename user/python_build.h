@@ -25,7 +25,7 @@ struct python_layout {
 	uint64_t gil_last_holder;     /* in struct _gil_runtime_state */
 	uint64_t gil_locked;
 	uint64_t gil_cond;
-	uint64_t gil_switch_number; /* counts GIL handoffs */
+	uint64_t gil_switch_number;	  /* counts GIL handoffs */
 	uint64_t tstate_thread_id;	  /* pthread_t */
 	uint64_t tstate_native_thread_id; /* 0: absent (3.10) */
 };

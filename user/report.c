@@ -50,36 +50,27 @@ const char gc_in_frames_remedy[] =
     "HEAD_LOCK with the GIL held freezes the process. Move to CPython 3.12+ (or 3.11.12+), or "
     "wrap the call in gc.disable()/gc.enable() as Apache Beam 2.64 does";
 
-const char *report__holds(const struct wait_cycle *c, size_t i, char *buf, size_t len)
+const char *report__held(const struct wait_cycle *c, size_t i, char *buf, size_t len)
 {
-	size_t j, used = 0;
-	char name[32];
+	/* Member j waits for a lock member j + 1 holds: i holds what i - 1 waits for. */
+	const struct waiter *prev = &c->members[(i + c->n - 1) % c->n];
 
-	buf[0] = '\0';
-	/* Member j waits for a lock held by member j + 1. */
-	for (j = 0; j < c->n && used < len; j++) {
-		const struct waiter *w = &c->members[j];
-
-		if ((j + 1) % c->n != i)
-			continue;
-		used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-				 detector__lock_name(w->kind, w->addr, name, sizeof(name)));
-	}
-	return buf;
+	return detector__lock_name(prev->kind, prev->addr, buf, len);
 }
 
 void report__cycle_text(const struct wait_cycle *c, char *buf, size_t len)
 {
-	char holds[128], name[32];
+	char held[32], name[32];
 	size_t i, used = 0;
 
 	buf[0] = '\0';
 	for (i = 0; i < c->n && used < len; i++) {
 		const struct waiter *w = &c->members[i];
 
-		used += snprintf(buf + used, len - used, "%sthread %u (holds %s) waits for %s held by thread %u",
-				 i ? "; " : "", w->tid, report__holds(c, i, holds, sizeof(holds)),
-				 detector__lock_name(w->kind, w->addr, name, sizeof(name)), w->holder);
+		used += snprintf(
+		    buf + used, len - used, "%sthread %u (holds %s) waits for %s held by thread %u",
+		    i ? "; " : "", w->tid, report__held(c, i, held, sizeof(held)),
+		    detector__lock_name(w->kind, w->addr, name, sizeof(name)), w->holder);
 	}
 }
 

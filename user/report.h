@@ -45,8 +45,8 @@ extern const char fork_remedy[];
 
 /* "thread 12 (holds HEAD_LOCK) waits for GIL held by thread 13; ..." */
 void report__cycle_text(const struct wait_cycle *c, char *buf, size_t len);
-/* Names of what cycle member i holds, e.g. "GIL", "HEAD_LOCK". */
-const char *report__holds(const struct wait_cycle *c, size_t i, char *buf, size_t len);
+/* The lock cycle member i holds (the one member i - 1 waits for). */
+const char *report__held(const struct wait_cycle *c, size_t i, char *buf, size_t len);
 extern const char gc_in_frames_remedy[];
 
 /* Text and JSON back ends. */
@@ -60,9 +60,11 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
 void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
 void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock,
-			const struct child *child, const struct thread_view *parent, size_t nparent);
+			const struct child *child, const struct thread_view *parent,
+			size_t nparent);
 void report_json__stall(struct report *r, const struct stall *st, uint64_t head_lock,
-			const struct child *child, const struct thread_view *parent, size_t nparent);
+			const struct child *child, const struct thread_view *parent,
+			size_t nparent);
 void report_text__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
 void report_json__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
 void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);

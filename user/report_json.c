@@ -8,8 +8,8 @@
 static const char *const frames_api_names[GW_FRAMES_APIS] = {"current_frames",
 							     "current_exceptions"};
 
-static void begin_pid(struct report *r, struct json_writer *w, const char *event,
-		      uint64_t time_ns, pid_t pid)
+static void begin_pid(struct report *r, struct json_writer *w, const char *event, uint64_t time_ns,
+		      pid_t pid)
 {
 	jw_init(w, r->out);
 	jw_object_begin(w, NULL);
@@ -174,7 +174,7 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 
 void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
 {
-	char holds[128], name[32], text[1024], comm[GW_COMM_LEN];
+	char held[32], name[32], text[1024], comm[GW_COMM_LEN];
 	struct json_writer w;
 	size_t i;
 
@@ -191,11 +191,8 @@ void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 		jw_object_begin(&w, NULL);
 		jw_u64(&w, "tid", m->tid);
 		jw_str(&w, "name", comm);
-		report__holds(c, i, holds, sizeof(holds));
 		jw_array_begin(&w, "holds");
-		/* holds is a ", "-separated list of names without commas inside. */
-		for (char *tok = strtok(holds, ","); tok; tok = strtok(NULL, ","))
-			jw_str(&w, NULL, tok + (*tok == ' '));
+		jw_str(&w, NULL, report__held(c, i, held, sizeof(held)));
 		jw_array_end(&w);
 		jw_str(&w, "waits_for", detector__lock_name(m->kind, m->addr, name, sizeof(name)));
 		jw_u64(&w, "held_by", m->holder);
@@ -205,8 +202,9 @@ void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 	jw_array_end(&w);
 	jw_array_begin(&w, "cycle");
 	for (i = 0; i < c->n; i++)
-		jw_str(&w, NULL, detector__lock_name(c->members[i].kind, c->members[i].addr, name,
-						     sizeof(name)));
+		jw_str(&w, NULL,
+		       detector__lock_name(c->members[i].kind, c->members[i].addr, name,
+					   sizeof(name)));
 	jw_array_end(&w);
 	jw_line_end(&w);
 }

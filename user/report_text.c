@@ -90,7 +90,8 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 			bool final)
 {
 	if (r->frames_lines > TEXT_MAX_FRAMES_LINES)
-		fprintf(r->out, "  frames: ... %u more calls\n", r->frames_lines - TEXT_MAX_FRAMES_LINES);
+		fprintf(r->out, "  frames: ... %u more calls\n",
+			r->frames_lines - TEXT_MAX_FRAMES_LINES);
 	r->frames_lines = 0;
 	const struct gw_proc_stats *ps = &s->stats;
 	const struct gw_target *t = r->target;
@@ -130,7 +131,7 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 
 void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
 {
-	char holds[128], name[32], d[32], comm[GW_COMM_LEN];
+	char held[32], name[32], d[32], comm[GW_COMM_LEN];
 	size_t i;
 
 	fprintf(r->out, "\n!! DEADLOCK in pid %d (%s): cycle in wait-for graph, frozen for %s\n",
@@ -141,7 +142,7 @@ void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 		if (proc__comm(r->target->pid, m->tid, comm, sizeof(comm)))
 			comm[0] = '\0';
 		fprintf(r->out, "   thread %u (%s) holds %s, waits %s for %s held by thread %u\n",
-			m->tid, comm, report__holds(c, i, holds, sizeof(holds)),
+			m->tid, comm, report__held(c, i, held, sizeof(held)),
 			fmt_ns(d, sizeof(d), now_ns - m->since_ns),
 			detector__lock_name(m->kind, m->addr, name, sizeof(name)), m->holder);
 	}
@@ -150,13 +151,14 @@ void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 
 void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count)
 {
-	fprintf(r->out, "\n!! HAZARD gc-in-frame-collection in pid %d, thread %u (gen%u collection; %llu so far): %s\n",
+	fprintf(r->out,
+		"\n!! HAZARD gc-in-frame-collection in pid %d, thread %u (gen%u collection; %llu "
+		"so far): %s\n",
 		r->target->pid, e->tid, e->arg, (unsigned long long)count, gc_in_frames_remedy);
 	fflush(r->out);
 }
 
-static void print_views(struct report *r, const struct thread_view *v, size_t n,
-			uint64_t head_lock)
+static void print_views(struct report *r, const struct thread_view *v, size_t n, uint64_t head_lock)
 {
 	char state[96];
 	size_t i;

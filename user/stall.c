@@ -30,8 +30,8 @@ static uint64_t last_progress(struct stall_detector *s, const struct thread_view
 		return s->progress[i].changed_ns;
 	}
 	if (s->nprogress < GW_MAX_VIEWS)
-		s->progress[s->nprogress++] =
-		    (struct stall_progress){.tid = v->tid, .ticks = v->cpu_ticks, .changed_ns = now_ns};
+		s->progress[s->nprogress++] = (struct stall_progress){
+		    .tid = v->tid, .ticks = v->cpu_ticks, .changed_ns = now_ns};
 	return now_ns;
 }
 

@@ -21,13 +21,13 @@ struct gw_target {
 	/* Per probe: where it attaches, or why it cannot. */
 	struct elf_symbol sym[PY_PROBE_COUNT];
 	int sym_err[PY_PROBE_COUNT];
-	int gc_usdt;		     /* USDT python:gc__start/gc__done present */
-	uint64_t gil;		     /* runtime address of the main GIL's state, 0 if unknown */
+	int gc_usdt;  /* USDT python:gc__start/gc__done present */
+	uint64_t gil; /* runtime address of the main GIL's state, 0 if unknown */
 	/* Where _PyRuntime.interpreters.mutex lives, 0 if not a semaphore. Read
 	 * it when needed: startup may replace the lock it points to.
 	 */
 	uint64_t head_lock_field;
-	uint64_t gc_stats; /* 3.13: the main interpreter's gc.generation_stats */
+	uint64_t gc_stats;	     /* 3.13: the main interpreter's gc.generation_stats */
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
 };
 

@@ -21,11 +21,25 @@ const char *syscall_name(long nr, char *buf, size_t len)
 		long nr;
 		const char *name;
 	} names[] = {
-	    {0, "read"},	   {1, "write"},	 {7, "poll"},	       {23, "select"},
-	    {35, "nanosleep"},	   {43, "accept"},	 {45, "recvfrom"},     {47, "recvmsg"},
-	    {61, "wait4"},	   {202, "futex"},	 {230, "clock_nanosleep"}, {232, "epoll_wait"},
-	    {247, "waitid"},	   {270, "pselect6"},	 {271, "ppoll"},       {281, "epoll_pwait"},
-	    {288, "accept4"},	   {441, "epoll_pwait2"}, {449, "futex_waitv"},
+	    {0, "read"},
+	    {1, "write"},
+	    {7, "poll"},
+	    {23, "select"},
+	    {35, "nanosleep"},
+	    {43, "accept"},
+	    {45, "recvfrom"},
+	    {47, "recvmsg"},
+	    {61, "wait4"},
+	    {202, "futex"},
+	    {230, "clock_nanosleep"},
+	    {232, "epoll_wait"},
+	    {247, "waitid"},
+	    {270, "pselect6"},
+	    {271, "ppoll"},
+	    {281, "epoll_pwait"},
+	    {288, "accept4"},
+	    {441, "epoll_pwait2"},
+	    {449, "futex_waitv"},
 	};
 	size_t i;
 
@@ -75,9 +89,8 @@ static void read_task_syscall(pid_t pid, struct thread_view *v)
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	if (fgets(buf, sizeof(buf), f) &&
-	    sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
-		   &a[5]) == 7) {
+	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", &nr,
+						 &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) == 7) {
 		v->syscall = nr;
 		if (nr == NR_FUTEX && ((a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT ||
 				       (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET)) {

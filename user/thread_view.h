@@ -17,12 +17,12 @@
 struct gilwatch_bpf;
 
 enum thread_activity {
-	TV_RUNNING,	/* on a CPU or runnable */
-	TV_HOLDS_GIL,	/* holds the GIL (and may be in a syscall with it) */
-	TV_GIL_WAIT,	/* waits for the GIL */
-	TV_LOCK_WAIT,	/* waits for a PyThread_type_lock (semaphore) */
-	TV_FUTEX,	/* another futex wait (condition, event, C library lock) */
-	TV_SYSCALL,	/* blocked in another system call (I/O, sleep, poll, ...) */
+	TV_RUNNING,   /* on a CPU or runnable */
+	TV_HOLDS_GIL, /* holds the GIL (and may be in a syscall with it) */
+	TV_GIL_WAIT,  /* waits for the GIL */
+	TV_LOCK_WAIT, /* waits for a PyThread_type_lock (semaphore) */
+	TV_FUTEX,     /* another futex wait (condition, event, C library lock) */
+	TV_SYSCALL,   /* blocked in another system call (I/O, sleep, poll, ...) */
 };
 
 struct thread_view {

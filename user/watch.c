@@ -374,10 +374,10 @@ int watch__run(const struct watch_opts *opts)
 	code = setup_bpf(w);
 	if (code == GW_EXIT_OK) {
 		w->report = (struct report){.out = stdout,
-					   .json = opts->json,
-					   .deep = opts->deep,
-					   .realtime_offset_ns = realtime_offset_ns(),
-					   .target = &w->target};
+					    .json = opts->json,
+					    .deep = opts->deep,
+					    .realtime_offset_ns = realtime_offset_ns(),
+					    .target = &w->target};
 		detector__init(&w->detector, &w->target, (uint64_t)(opts->deadlock_after_s * 1e9),
 			       opts->deep);
 		stall__init(&w->stall, (uint64_t)(opts->stall_after_s * 1e9));

@@ -11,7 +11,7 @@
 struct watch_opts {
 	pid_t pid;
 	double interval_s;
-	double duration_s; /* 0: until the process exits or a signal */
+	double duration_s;	 /* 0: until the process exits or a signal */
 	double deadlock_after_s; /* a wait-for cycle must last this long */
 	double stall_after_s;	 /* no progress for this long is a stall */
 	bool json;

@@ -168,7 +168,10 @@ static void test_invalid_utf8(void **state)
 
 	jw_object_begin(&s->w, NULL);
 	jw_str(&s->w, "cut", "w\xc3\xb6rker-\xc3");
-	jw_str(&s->w, "lone", "a\x80" "b\xff" "c");
+	jw_str(&s->w, "lone",
+	       "a\x80"
+	       "b\xff"
+	       "c");
 	jw_str(&s->w, "overlong", "\xc0\xafx");
 	jw_str(&s->w, "surrogate", "\xed\xa0\x80");
 	jw_str(&s->w, "four", "\xf0\x9f\x98\x80");

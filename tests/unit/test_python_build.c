@@ -137,17 +137,17 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 			const char *name;
 			uint64_t got;
 		} fields[] = {
-			{ "runtime_gil", l->runtime_gil },
-			{ "interp_ceval_gil", l->interp_ceval_gil },
-			{ "runtime_interp_head", l->runtime_interp_head },
-			{ "runtime_head_lock", l->runtime_head_lock },
-			{ "interp_gc_stats", l->interp_gc_stats },
-			{ "gil_switch_number", l->gil_switch_number },
-			{ "gil_last_holder", l->gil_last_holder },
-			{ "gil_locked", l->gil_locked },
-			{ "gil_cond", l->gil_cond },
-			{ "tstate_thread_id", l->tstate_thread_id },
-			{ "tstate_native_thread_id", l->tstate_native_thread_id },
+		    {"runtime_gil", l->runtime_gil},
+		    {"interp_ceval_gil", l->interp_ceval_gil},
+		    {"runtime_interp_head", l->runtime_interp_head},
+		    {"runtime_head_lock", l->runtime_head_lock},
+		    {"interp_gc_stats", l->interp_gc_stats},
+		    {"gil_switch_number", l->gil_switch_number},
+		    {"gil_last_holder", l->gil_last_holder},
+		    {"gil_locked", l->gil_locked},
+		    {"gil_cond", l->gil_cond},
+		    {"tstate_thread_id", l->tstate_thread_id},
+		    {"tstate_native_thread_id", l->tstate_native_thread_id},
 		};
 		size_t i;
 

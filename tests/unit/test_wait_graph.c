@@ -27,8 +27,7 @@ static struct waiter lock(uint32_t tid, uint32_t holder, enum lock_kind kind, ui
 /* The 3.11 freeze: 20 holds HEAD_LOCK and waits for the GIL held by 30. */
 static void test_head_lock_gil_cycle(void **state)
 {
-	struct waiter w[] = {gil(20, 30, 100), lock(30, 20, LOCK_HEAD, HEAD, 250),
-			     gil(40, 30, 50)};
+	struct waiter w[] = {gil(20, 30, 100), lock(30, 20, LOCK_HEAD, HEAD, 250), gil(40, 30, 50)};
 	struct wait_cycle c[4];
 
 	assert_int_equal(wait_graph__cycles(w, 3, c, 4), 1);
@@ -106,9 +105,9 @@ static void test_key_is_stable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_head_lock_gil_cycle), cmocka_unit_test(test_self_cycle),
+	    cmocka_unit_test(test_head_lock_gil_cycle),	  cmocka_unit_test(test_self_cycle),
 	    cmocka_unit_test(test_chains_are_not_cycles), cmocka_unit_test(test_each_cycle_once),
-	    cmocka_unit_test(test_tail_into_cycle),	   cmocka_unit_test(test_key_is_stable),
+	    cmocka_unit_test(test_tail_into_cycle),	  cmocka_unit_test(test_key_is_stable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
