@@ -57,6 +57,24 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GW_MAX_EDGES);
+	__type(key, struct gw_edge_key);
+	__type(value, struct gw_edge);
+} lock_edges SEC(".maps");
+
+/* --deep: semaphores released by a thread other than their acquirer: used
+ * as signals (threading.Condition's waiter locks, Event), not as mutexes, so
+ * they are left out of the lock-order graph.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GW_MAX_LOCKS);
+	__type(key, __u64);
+	__type(value, __u32);
+} signal_locks SEC(".maps");
+
 /* Return addresses of GIL condvar waits already handed to user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -363,6 +381,86 @@ int BPF_KRETPROBE(gw_frames_exit)
 	return 0;
 }
 
+static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now)
+{
+	struct gw_lock_owner owner = {.pid = id >> 32, .tid = (__u32)id, .since = now};
+
+	bpf_map_update_elem(&lock_owner, &addr, &owner, BPF_ANY);
+}
+
+/* ---- --deep: the lock-order graph (lockdep style) ----
+ * An edge H -> L when a thread holding H acquires L or blocks waiting for
+ * it. The GIL is a node: waiting for the GIL while holding L is L -> GIL,
+ * blocking on L with the GIL held (C code taking HEAD_LOCK) is GIL -> L.
+ * Python's non-blocking first try under the GIL is no GIL edge: it cannot
+ * wait. A lock released by another thread lingers in the acquirer's set
+ * until its owner entry says otherwise.
+ */
+static __always_inline bool still_held(__u64 lock, __u32 tid)
+{
+	struct gw_lock_owner *o = bpf_map_lookup_elem(&lock_owner, &lock);
+
+	return o && o->tid == tid;
+}
+
+static __always_inline void add_edge(__u32 pid, __u32 tid, __u64 from, __u64 to, __u64 now)
+{
+	struct gw_edge_key key = {.pid = pid, .from = from, .to = to};
+	struct gw_edge edge = {.tid = tid, .time_ns = now};
+
+	if (from != to)
+		bpf_map_update_elem(&lock_edges, &key, &edge, BPF_NOEXIST);
+}
+
+static __always_inline void note_order(struct gw_thread_state *ts, __u64 id, __u64 to,
+				       bool gil_counts)
+{
+	__u32 pid = id >> 32, tid = (__u32)id, i;
+	__u64 now = bpf_ktime_get_ns();
+
+	for (i = 0; i < GW_MAX_HELD; i++) {
+		if (i < ts->nheld && still_held(ts->held[i], tid))
+			add_edge(pid, tid, ts->held[i], to, now);
+	}
+	if (gil_counts && ts->gil_hold_start)
+		add_edge(pid, tid, GW_LOCK_GIL, to, now);
+}
+
+static __always_inline void held_add(struct gw_thread_state *ts, __u64 lock)
+{
+	__u32 i, n = ts->nheld;
+
+	for (i = 0; i < GW_MAX_HELD; i++) {
+		if (i < n && ts->held[i] == lock)
+			return;
+	}
+	if (n < GW_MAX_HELD) {
+		ts->held[n & (GW_MAX_HELD - 1)] = lock;
+		ts->nheld = n + 1;
+	}
+}
+
+static __always_inline void held_remove(struct gw_thread_state *ts, __u64 lock)
+{
+	__u32 i, last;
+
+	for (i = 0; i < GW_MAX_HELD; i++) {
+		if (i >= ts->nheld || ts->held[i] != lock)
+			continue;
+		last = (ts->nheld - 1) & (GW_MAX_HELD - 1);
+		ts->held[i] = ts->held[last];
+		ts->nheld--;
+		return;
+	}
+}
+
+static __always_inline bool deep_mode(__u32 pid)
+{
+	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+
+	return cfg && cfg->deep;
+}
+
 /* ---- Contended GIL waits: pthread_cond_timedwait(&gil->cond, ...) ----
  * Not a uretprobe: a GIL waiter inside a frozen process returns every 5 ms,
  * and a uretprobe hit that often keeps the kernel's uretprobe SRCU reader
@@ -402,8 +500,11 @@ int BPF_KPROBE(gw_cond_enter, void *cond)
 	if (!ts)
 		return 0;
 	/* take_gil() waits in 5 ms slices: the first slice starts the wait. */
-	if (!ts->gil_wait_start)
+	if (!ts->gil_wait_start) {
 		ts->gil_wait_start = bpf_ktime_get_ns();
+		if (cfg->deep)
+			note_order(ts, id, GW_LOCK_GIL, false);
+	}
 	ts->in_gil_cond_wait = 1;
 	return 0;
 }
@@ -453,13 +554,6 @@ int BPF_KPROBE(gw_cond_return)
  * --deep adds sem_trywait (uncontended acquisitions) and sem_post.
  */
 
-static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now)
-{
-	struct gw_lock_owner owner = {.pid = id >> 32, .tid = (__u32)id, .since = now};
-
-	bpf_map_update_elem(&lock_owner, &addr, &owner, BPF_ANY);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(gw_sem_wait_enter, void *sem)
 {
@@ -470,6 +564,8 @@ int BPF_KPROBE(gw_sem_wait_enter, void *sem)
 	forget_gil_wait(ts);
 	ts->lock_wait_addr = (__u64)sem;
 	ts->lock_wait_start = bpf_ktime_get_ns();
+	if (deep_mode(ts->pid))
+		note_order(ts, bpf_get_current_pid_tgid(), (__u64)sem, true);
 	return 0;
 }
 
@@ -482,8 +578,11 @@ int BPF_KRETPROBE(gw_sem_wait_exit, int ret)
 
 	if (!ts || !ts->lock_wait_addr)
 		return 0;
-	if (ret == 0)
+	if (ret == 0) {
 		lock_acquired(id, ts->lock_wait_addr, bpf_ktime_get_ns());
+		if (deep_mode(ts->pid))
+			held_add(ts, ts->lock_wait_addr);
+	}
 	ts->lock_wait_addr = 0;
 	ts->lock_wait_start = 0;
 	return 0;
@@ -508,8 +607,11 @@ int BPF_KRETPROBE(gw_sem_try_exit, int ret)
 
 	if (!ts || !ts->lock_try_addr)
 		return 0;
-	if (ret == 0)
+	if (ret == 0) {
+		note_order(ts, id, ts->lock_try_addr, false);
 		lock_acquired(id, ts->lock_try_addr, bpf_ktime_get_ns());
+		held_add(ts, ts->lock_try_addr);
+	}
 	ts->lock_try_addr = 0;
 	return 0;
 }
@@ -517,10 +619,18 @@ int BPF_KRETPROBE(gw_sem_try_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(gw_sem_post_enter, void *sem)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), one = 1;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+	struct gw_lock_owner *owner;
 	__u64 addr = (__u64)sem;
 
 	/* Any thread may release a threading.Lock: forget the owner. */
+	owner = bpf_map_lookup_elem(&lock_owner, &addr);
+	if (owner && owner->tid != tid)
+		bpf_map_update_elem(&signal_locks, &addr, &one, BPF_ANY);
 	bpf_map_delete_elem(&lock_owner, &addr);
+	if (ts)
+		held_remove(ts, addr);
 	return 0;
 }
 

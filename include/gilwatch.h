@@ -72,6 +72,28 @@ struct gw_proc_cfg {
 	 * automatic collection (generation -1) picked; 0 when not needed.
 	 */
 	__u64 gc_stats;
+	__u64 deep; /* --deep: record the lock-order graph */
+};
+
+/* The GIL as a node of the lock-order graph (no semaphore lives at 1). */
+#define GW_LOCK_GIL 1ull
+#define GW_MAX_HELD 4
+#define GW_MAX_EDGES 16384
+
+/* An edge of the lock-order graph: `to` was waited for or acquired while
+ * `from` was held (--deep). The value is the first thread that did it.
+ */
+struct gw_edge_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 from;
+	__u64 to;
+};
+
+struct gw_edge {
+	__u32 tid;
+	__u32 pad;
+	__u64 time_ns;
 };
 
 /* Per thread, between an entry probe and its exit; user space reads it to
@@ -92,6 +114,9 @@ struct gw_thread_state {
 	__u32 gc_depth; /* nested gc_collect_main() calls (3.13 checks inside) */
 	__u32 pad;
 	__u64 gc_collections[GW_GC_GENERATIONS]; /* at the outer entry */
+	__u64 held[GW_MAX_HELD];		 /* --deep: semaphores this thread holds */
+	__u32 nheld;
+	__u32 pad2;
 };
 
 /* Last thread that acquired a semaphore (map key: its address). In the

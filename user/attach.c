@@ -83,7 +83,7 @@ static void note_missing(const struct gw_target *t, struct gw_attachment *a, int
 			 stripped ? " (stripped)" : "");
 }
 
-static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t)
+static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t, bool deep)
 {
 	struct gw_proc_cfg cfg = {};
 	struct gw_proc_stats zero = {};
@@ -95,6 +95,7 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t)
 		cfg.gil_locked = t->gil + t->build.layout.gil_locked;
 	}
 	cfg.gc_stats = t->gc_stats;
+	cfg.deep = deep;
 	err = bpf_map__update_elem(skel->maps.proc_stats, &pid, sizeof(pid), &zero, sizeof(zero),
 				   BPF_ANY);
 	if (!err)
@@ -132,7 +133,7 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 		stripped = !elf_file__has_section(&ef, ".symtab");
 		elf_file__close(&ef);
 	}
-	err = register_target(skel, t);
+	err = register_target(skel, t, opts->deep);
 	if (err)
 		goto fail;
 	for (i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {

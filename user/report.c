@@ -113,3 +113,31 @@ void report__fork_hazard(struct report *r, const struct fork_record *f, uint64_t
 	else
 		report_text__fork_hazard(r, f, head_lock);
 }
+
+const char *report__order_lock_name(uint64_t lock, uint64_t head_lock, char *buf, size_t len)
+{
+	if (lock == GW_LOCK_GIL)
+		return "GIL";
+	return detector__lock_name(lock == head_lock ? LOCK_HEAD : LOCK_SEM, lock, buf, len);
+}
+
+void report__order_text(const struct order_cycle *c, uint64_t head_lock, char *buf, size_t len)
+{
+	size_t i, used;
+	char name[32];
+
+	used = snprintf(buf, len, "Cycle in lock order graph: %s",
+			report__order_lock_name(c->edges[0].from, head_lock, name, sizeof(name)));
+	for (i = 0; i < c->n && used < len; i++)
+		used += snprintf(
+		    buf + used, len - used, " => %s",
+		    report__order_lock_name(c->edges[i].to, head_lock, name, sizeof(name)));
+}
+
+void report__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock)
+{
+	if (r->json)
+		report_json__lock_order(r, c, head_lock);
+	else
+		report_text__lock_order(r, c, head_lock);
+}

@@ -12,6 +12,7 @@
 #include "snapshot.h"
 #include "children.h"
 #include "forks.h"
+#include "lock_order.h"
 #include "stall.h"
 #include "wait_graph.h"
 
@@ -42,6 +43,14 @@ void report__stall(struct report *r, const struct stall *st, uint64_t head_lock,
 /* A fork without exec from a multi-threaded process. */
 void report__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
 extern const char fork_remedy[];
+/* A cycle in the lock-order graph (--deep). */
+void report__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock);
+/* "GIL", "HEAD_LOCK" or "lock 0x..." for a lock-order node. */
+const char *report__order_lock_name(uint64_t lock, uint64_t head_lock, char *buf, size_t len);
+/* "Cycle in lock order graph: HEAD_LOCK => GIL => HEAD_LOCK" */
+void report__order_text(const struct order_cycle *c, uint64_t head_lock, char *buf, size_t len);
+void report_text__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock);
+void report_json__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock);
 
 /* "thread 12 (holds HEAD_LOCK) waits for GIL held by thread 13; ..." */
 void report__cycle_text(const struct wait_cycle *c, char *buf, size_t len);

@@ -162,6 +162,8 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 	jw_object_end(&w);
 	jw_u64(&w, "deadlocks", s->deadlocks);
 	jw_u64(&w, "stalls", s->stalls);
+	if (r->deep)
+		jw_u64(&w, "lock_order", s->lock_order_cycles);
 	jw_u64(&w, "threads_ended", ps->threads_ended);
 	jw_u64(&w, "gil_samples", s->gil_samples);
 	jw_u64(&w, "gil_held_samples", s->gil_held_samples);
@@ -281,5 +283,29 @@ void report_json__fork_hazard(struct report *r, const struct fork_record *f, uin
 	jw_u64(&w, "threads_at_fork", f->threads);
 	write_views(&w, "threads", f->views, f->n, head_lock, f->time_ns);
 	jw_str(&w, "remedy", fork_remedy);
+	jw_line_end(&w);
+}
+
+void report_json__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock)
+{
+	char text[512], name[32];
+	struct json_writer w;
+	size_t i;
+
+	begin(r, &w, "lock_order", report__now_ns(r));
+	report__order_text(c, head_lock, text, sizeof(text));
+	jw_str(&w, "description", text);
+	jw_array_begin(&w, "edges");
+	for (i = 0; i < c->n; i++) {
+		const struct order_edge *e = &c->edges[i];
+
+		jw_object_begin(&w, NULL);
+		jw_str(&w, "from", report__order_lock_name(e->from, head_lock, name, sizeof(name)));
+		jw_str(&w, "to", report__order_lock_name(e->to, head_lock, name, sizeof(name)));
+		jw_u64(&w, "tid", e->tid);
+		jw_u64(&w, "time_ns", e->time_ns + r->realtime_offset_ns);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
 	jw_line_end(&w);
 }

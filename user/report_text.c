@@ -200,3 +200,18 @@ void report_text__fork_hazard(struct report *r, const struct fork_record *f, uin
 	print_views(r, f->views, f->n, head_lock);
 	fflush(r->out);
 }
+
+void report_text__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock)
+{
+	char text[512], from[32], to[32];
+	size_t i;
+
+	report__order_text(c, head_lock, text, sizeof(text));
+	fprintf(r->out, "\n!! LOCK ORDER in pid %d: %s\n", r->target->pid, text);
+	for (i = 0; i < c->n; i++)
+		fprintf(r->out, "   %s acquired or waited for while holding %s by thread %u\n",
+			report__order_lock_name(c->edges[i].to, head_lock, to, sizeof(to)),
+			report__order_lock_name(c->edges[i].from, head_lock, from, sizeof(from)),
+			c->edges[i].tid);
+	fflush(r->out);
+}

@@ -31,6 +31,7 @@ struct proc_snapshot {
 	uint64_t events_dropped;
 	uint64_t deadlocks; /* confirmed deadlocks reported */
 	uint64_t stalls;
+	uint64_t lock_order_cycles; /* --deep */
 	uint64_t fork_hazards;
 };
 

@@ -53,6 +53,8 @@ struct watch {
 	struct fork_tracker forks;
 	struct fork_record fork_found;
 	struct children children;
+	struct lock_order lock_order;
+	struct order_cycle order_found;
 	uint64_t stalls_reported; /* w->stall.stalls already counted */
 	struct thread_view child_views[GW_MAX_VIEWS];
 	struct thread_view views[GW_MAX_VIEWS];
@@ -263,6 +265,10 @@ static void check_stall_and_forks(struct watch *w)
 	w->snap->stalls += w->stall.stalls - w->stalls_reported;
 	w->stalls_reported = w->stall.stalls;
 	check_children(w, now, head_lock, n);
+	if (w->opts->deep && lock_order__scan(&w->lock_order, w->skel, &w->order_found)) {
+		w->snap->lock_order_cycles = w->lock_order.inversions;
+		report__lock_order(&w->report, &w->order_found, head_lock);
+	}
 }
 
 static void run_loop(struct watch *w)
@@ -381,6 +387,7 @@ int watch__run(const struct watch_opts *opts)
 		detector__init(&w->detector, &w->target, (uint64_t)(opts->deadlock_after_s * 1e9),
 			       opts->deep);
 		stall__init(&w->stall, (uint64_t)(opts->stall_after_s * 1e9));
+		w->lock_order.pid = opts->pid;
 		report__attach(&w->report, &w->attachment);
 		run_loop(w);
 	}

@@ -128,6 +128,17 @@ def test_beam_freeze(python, label):
     check(hazards[0]["tid"] == facts["status_tid"], "hazard on the wrong thread")
 
 
+def test_lock_order_head_gil(python, label):
+    """--deep: the 3.11 inversion as lockdep would say it, GIL => HEAD_LOCK
+    (thread start/exit) and HEAD_LOCK => GIL (the status thread's collection)."""
+    lo, events, _ = Watch(GILWATCH, python, "beam_like_freeze.py", ("--deep",)).run_until(
+        "lock_order", FREEZE_WITHIN)
+    check(lo is not None, "no lock_order reported")
+    check(lo["description"] == "Cycle in lock order graph: GIL => HEAD_LOCK => GIL",
+          lo["description"])
+    check(len({e["tid"] for e in lo["edges"]}) == 2, "edges %s" % lo["edges"])
+
+
 def test_self_deadlock(python, label):
     """3.11: a gc callback drops a threading.local inside _current_frames."""
     dl, _, facts = wait_for_deadlock(python, "self_deadlock.py")
@@ -138,8 +149,15 @@ def test_self_deadlock(python, label):
 
 
 def test_abba_deep(python, label):
-    """Two threading.Locks taken in opposite order; lock owners need --deep."""
-    dl, _, facts = wait_for_deadlock(python, "abba.py", "--deep")
+    """Two threading.Locks taken in opposite order; lock owners need --deep.
+    The lock-order graph shows the inversion too, with both threads."""
+    dl, events, facts = wait_for_deadlock(python, "abba.py", "--deep")
+    orders = events_of(events, "lock_order")
+    check(len(orders) == 1, "expected one lock_order, got %d" % len(orders))
+    check({e["tid"] for e in orders[0]["edges"]} == {facts["first"], facts["second"]},
+          "lock_order edges %s" % orders[0]["edges"])
+    check(orders[0]["description"].startswith("Cycle in lock order graph: lock 0x"),
+          orders[0]["description"])
     check({t["tid"] for t in dl["threads"]} == {facts["first"], facts["second"]},
           "threads %s, expected %s" % (dl["threads"], facts))
     check(all(name.startswith("lock 0x") for name in dl["cycle"]) and len(dl["cycle"]) == 2,
@@ -360,6 +378,9 @@ def main():
             tests.append(("%s %s" % (fn.__name__, label), functools.partial(fn, python, label)))
         tests.append(("test_benign --deep " + label,
                       functools.partial(test_benign, python, label, "--deep")))
+        if label == "3.11":  # --deep needs take_gil: not in the stripped build
+            tests.append(("test_lock_order_head_gil " + label,
+                          functools.partial(test_lock_order_head_gil, python, label)))
         if label.startswith("3.11"):
             tests.append(("test_beam_freeze " + label,
                           functools.partial(test_beam_freeze, python, label)))
