@@ -47,7 +47,7 @@ $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/gilwatch.bpf.o: bpf/gilwatch.bpf.c include/gilwatch.h $(OUTPUT)/vmlinux.h
+$(OUTPUT)/gilwatch.bpf.o: bpf/gilwatch.bpf.c $(wildcard bpf/*.bpf.h) include/gilwatch.h $(OUTPUT)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 
 $(OUTPUT)/gilwatch.skel.h: $(OUTPUT)/gilwatch.bpf.o
@@ -81,7 +81,7 @@ run: deps
 	demo/run.sh $(ARGS)
 
 format:
-	clang-format -i bpf/*.c include/*.h user/*.[ch] tests/unit/*.c
+	clang-format -i bpf/*.c bpf/*.h include/*.h user/*.[ch] tests/unit/*.c
 
 clean:
 	rm -rf $(OUTPUT)

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Lock owners and the --deep lock-order graph. Included once, by gilwatch.bpf.c. */
+#ifndef GW_LOCK_ORDER_BPF_H
+#define GW_LOCK_ORDER_BPF_H
+
+static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now)
+{
+	struct gw_lock_owner owner = {.pid = id >> 32, .tid = (__u32)id, .since = now};
+
+	bpf_map_update_elem(&lock_owner, &addr, &owner, BPF_ANY);
+}
+
+/* ---- --deep: the lock-order graph (lockdep style) ----
+ * An edge H -> L when a thread holding H acquires L or blocks waiting for
+ * it. The GIL is a node: waiting for the GIL while holding L is L -> GIL,
+ * blocking on L with the GIL held (C code taking HEAD_LOCK) is GIL -> L.
+ * Python's non-blocking first try under the GIL is no GIL edge: it cannot
+ * wait. A lock released by another thread lingers in the acquirer's set
+ * until its owner entry says otherwise.
+ */
+static __always_inline bool still_held(__u64 lock, __u32 tid)
+{
+	struct gw_lock_owner *o = bpf_map_lookup_elem(&lock_owner, &lock);
+
+	return o && o->tid == tid;
+}
+
+static __always_inline void add_edge(__u32 pid, __u32 tid, __u64 from, __u64 to, __u64 now)
+{
+	struct gw_edge_key key = {.pid = pid, .from = from, .to = to};
+	struct gw_edge edge = {.tid = tid, .time_ns = now};
+
+	if (from != to)
+		bpf_map_update_elem(&lock_edges, &key, &edge, BPF_NOEXIST);
+}
+
+static __always_inline void note_order(struct gw_thread_state *ts, __u64 id, __u64 to,
+				       bool gil_counts)
+{
+	__u32 pid = id >> 32, tid = (__u32)id, i;
+	__u64 now = bpf_ktime_get_ns();
+
+	for (i = 0; i < GW_MAX_HELD; i++) {
+		if (i < ts->nheld && still_held(ts->held[i], tid))
+			add_edge(pid, tid, ts->held[i], to, now);
+	}
+	if (gil_counts && ts->gil_hold_start)
+		add_edge(pid, tid, GW_LOCK_GIL, to, now);
+}
+
+static __always_inline void held_add(struct gw_thread_state *ts, __u64 lock)
+{
+	__u32 i, n = ts->nheld;
+
+	for (i = 0; i < GW_MAX_HELD; i++) {
+		if (i < n && ts->held[i] == lock)
+			return;
+	}
+	if (n < GW_MAX_HELD) {
+		ts->held[n & (GW_MAX_HELD - 1)] = lock;
+		ts->nheld = n + 1;
+	}
+}
+
+static __always_inline void held_remove(struct gw_thread_state *ts, __u64 lock)
+{
+	__u32 i, last;
+
+	for (i = 0; i < GW_MAX_HELD; i++) {
+		if (i >= ts->nheld || ts->held[i] != lock)
+			continue;
+		last = (ts->nheld - 1) & (GW_MAX_HELD - 1);
+		ts->held[i] = ts->held[last];
+		ts->nheld--;
+		return;
+	}
+}
+
+static __always_inline bool deep_mode(__u32 pid)
+{
+	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+
+	return cfg && cfg->deep;
+}
+
+#endif

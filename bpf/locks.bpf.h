@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* PyThread_type_lock waits, acquisitions and releases. Included once, by gilwatch.bpf.c. */
+#ifndef GW_LOCKS_BPF_H
+#define GW_LOCKS_BPF_H
+
+/* ---- Locks: PyThread_type_lock is a POSIX semaphore (3.10-3.13) ----
+ * sem_wait/sem_clockwait/sem_timedwait run when an acquisition may block:
+ * contended threading.Lock acquisitions and every HEAD_LOCK acquisition.
+ * --deep adds sem_trywait (uncontended acquisitions) and sem_post.
+ */
+
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_wait_enter, void *sem)
+{
+	struct gw_thread_state *ts = thread_state_get(bpf_get_current_pid_tgid());
+
+	if (!ts)
+		return 0;
+	forget_gil_wait(ts);
+	ts->lock_wait_addr = (__u64)sem;
+	ts->lock_wait_start = bpf_ktime_get_ns();
+	if (deep_mode(ts->pid))
+		note_order(ts, bpf_get_current_pid_tgid(), (__u64)sem, true);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_sem_wait_exit, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+
+	if (!ts || !ts->lock_wait_addr)
+		return 0;
+	if (ret == 0) {
+		lock_acquired(id, ts->lock_wait_addr, bpf_ktime_get_ns());
+		if (deep_mode(ts->pid))
+			held_add(ts, ts->lock_wait_addr);
+	}
+	ts->lock_wait_addr = 0;
+	ts->lock_wait_start = 0;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_try_enter, void *sem)
+{
+	struct gw_thread_state *ts = thread_state_get(bpf_get_current_pid_tgid());
+
+	if (ts)
+		ts->lock_try_addr = (__u64)sem;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_sem_try_exit, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+
+	if (!ts || !ts->lock_try_addr)
+		return 0;
+	if (ret == 0) {
+		note_order(ts, id, ts->lock_try_addr, false);
+		lock_acquired(id, ts->lock_try_addr, bpf_ktime_get_ns());
+		held_add(ts, ts->lock_try_addr);
+	}
+	ts->lock_try_addr = 0;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_post_enter, void *sem)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), one = 1;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+	struct gw_lock_owner *owner;
+	__u64 addr = (__u64)sem;
+
+	/* Any thread may release a threading.Lock: forget the owner. */
+	owner = bpf_map_lookup_elem(&lock_owner, &addr);
+	if (owner && owner->tid != tid)
+		bpf_map_update_elem(&signal_locks, &addr, &one, BPF_ANY);
+	bpf_map_delete_elem(&lock_owner, &addr);
+	if (ts)
+		held_remove(ts, addr);
+	return 0;
+}
+
+#endif
