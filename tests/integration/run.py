@@ -215,6 +215,44 @@ def test_fork_with_threads(python, label):
     check_stall_promptness(st)
 
 
+ZARR_VENV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
+                         "venv-zarr-3.0.1")
+
+
+def zarr_python():
+    """Python 3.11 with zarr 3.0.1 (the release with the hang), from PyPI into a
+    venv kept under build/. No network, no test: it fails, never skips."""
+    python = os.path.join(ZARR_VENV, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([SUPPORTED[1][1], "-m", "venv", ZARR_VENV], check=True)
+        r = subprocess.run([python, "-m", "pip", "install", "-q", "zarr==3.0.1"],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "pip install zarr==3.0.1 failed: %s" % r.stderr[-300:])
+    return python
+
+
+def test_zarr_zipstore(method):
+    """zarr 3.0.1's own ZipStore through a fork-start ProcessPoolExecutor hangs:
+    the hazard at each fork and the workers' stalls explain it. With spawn
+    it finishes and nothing is reported."""
+    w = Watch(GILWATCH, zarr_python(), "zarr_zipstore.py", STALL_ARGS,
+              script_args=(method, "10" if method == "fork" else "60"))
+    if method == "spawn":
+        events, _, _ = w.run()
+        bad = [e for e in events if e["event"] in ("hazard", "stall", "deadlock")]
+        check(not bad, "false alarm: %s" % str(bad[:1])[:300])
+        return
+    st, events, facts = w.run_until("stall", 15)
+    hazards = [e for e in events_of(events, "hazard") if e["rule"] == "fork-with-threads"]
+    check(hazards, "no fork-with-threads hazard")
+    check(all(h["threads_at_fork"] >= 2 for h in hazards), "hazards %s" % hazards)
+    check(st is not None, "no stall reported for a worker")
+    check(st["pid"] in {h["child_pid"] for h in hazards}, "stall in pid %d" % st["pid"])
+    check(st["forked_from"]["lost_threads"] >= 1, "forked_from %s" % st["forked_from"])
+    check(any("epoll_wait" in t["state"] for t in st["parent"]["threads"]),
+          "the parent's event-loop thread is not shown: %s" % st["parent"]["threads"])
+
+
 def test_spawn_is_fine(python, label):
     """The same with the spawn start method: it finishes, no verdict."""
     events, facts, _ = Watch(GILWATCH, python, "fork_loop.py", STALL_ARGS,
@@ -398,6 +436,8 @@ def main():
         ("test_exits_while_attaching", test_exits_while_attaching),
         ("test_bpf_unavailable", test_bpf_unavailable),
     ]
+    tests.append(("test_zarr_zipstore fork", functools.partial(test_zarr_zipstore, "fork")))
+    tests.append(("test_zarr_zipstore spawn", functools.partial(test_zarr_zipstore, "spawn")))
     for label, python in UNSUPPORTED:
         tests.append(("test_unsupported " + label, functools.partial(test_unsupported, label,
                                                                        python)))
