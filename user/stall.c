@@ -90,7 +90,6 @@ int stall__check(struct stall_detector *s, const struct thread_view *views, size
 		return 0;
 	}
 	s->reported = rule;
-	s->stalls++;
 	out->rule = rule;
 	out->stalled_ns = now_ns - since;
 	out->holder = gil_holder;

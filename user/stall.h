@@ -30,7 +30,6 @@ struct stall_detector {
 	pid_t holder; /* GIL holder and handoff count, unchanged since */
 	uint64_t switches, holder_since_ns;
 	enum stall_rule reported; /* the episode being reported, if any */
-	uint64_t stalls;
 };
 
 struct stall {

@@ -55,7 +55,6 @@ struct watch {
 	struct children children;
 	struct lock_order lock_order;
 	struct order_cycle order_found;
-	uint64_t stalls_reported; /* w->stall.stalls already counted */
 	struct thread_view child_views[GW_MAX_VIEWS];
 	struct thread_view views[GW_MAX_VIEWS];
 	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
@@ -260,10 +259,12 @@ static void check_stall_and_forks(struct watch *w)
 	n = thread_view__read(w->skel, &w->target, w->views, GW_MAX_VIEWS);
 	target__gil_holder(&w->target, &holder);
 	target__gil_switches(&w->target, &switches);
-	if (stall__check(&w->stall, w->views, n, holder, switches, now, &w->stall_found))
+	/* A deadlocked process is stalled too: the cycle already says why. */
+	if (stall__check(&w->stall, w->views, n, holder, switches, now, &w->stall_found) &&
+	    !w->detector.deadlocks) {
+		w->snap->stalls++;
 		report__stall(&w->report, &w->stall_found, head_lock, NULL, NULL, 0);
-	w->snap->stalls += w->stall.stalls - w->stalls_reported;
-	w->stalls_reported = w->stall.stalls;
+	}
 	check_children(w, now, head_lock, n);
 	if (w->opts->deep && lock_order__scan(&w->lock_order, w->skel, &w->order_found)) {
 		w->snap->lock_order_cycles = w->lock_order.inversions;

@@ -215,20 +215,42 @@ def test_fork_with_threads(python, label):
     check_stall_promptness(st)
 
 
-ZARR_VENV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
-                         "venv-zarr-3.0.1")
+BUILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
+
+
+def venv_python(requirement):
+    """pyenv 3.11.7 with one pinned PyPI package (real code nobody here wrote)
+    in a venv kept under build/. No network, no test: it fails, never skips."""
+    venv = os.path.join(BUILD, "venv-" + requirement.replace("==", "-"))
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(os.path.join(venv, ".complete")):
+        subprocess.run([SUPPORTED[1][1], "-m", "venv", "--clear", venv], check=True)
+        r = subprocess.run([python, "-m", "pip", "install", "-q", requirement],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "pip install %s failed: %s" % (requirement, r.stderr[-300:]))
+        open(os.path.join(venv, ".complete"), "w").close()
+    return python
 
 
 def zarr_python():
-    """Python 3.11 with zarr 3.0.1 (the release with the hang), from PyPI into a
-    venv kept under build/. No network, no test: it fails, never skips."""
-    python = os.path.join(ZARR_VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([SUPPORTED[1][1], "-m", "venv", ZARR_VENV], check=True)
-        r = subprocess.run([python, "-m", "pip", "install", "-q", "zarr==3.0.1"],
-                           capture_output=True, text=True)
-        check(r.returncode == 0, "pip install zarr==3.0.1 failed: %s" % r.stderr[-300:])
-    return python
+    return venv_python("zarr==3.0.1")  # the release with the hang
+
+
+def test_beam_status(version):
+    """Apache Beam's own worker_status.thread_dump() from a status thread while
+    bundle threads churn, on CPython 3.11.7: 2.63 calls sys._current_frames()
+    bare and the hazard fires; 2.64 disables the GC around it and it must not."""
+    w = Watch(GILWATCH, venv_python("apache-beam==" + version), "beam_status.py",
+              script_args=("6",))
+    if version == "2.63.0":
+        hz, _, _ = w.run_until("hazard", 15)
+        check(hz is not None and hz["rule"] == "gc-in-frame-collection", "no hazard: %s" % hz)
+        check("gh-106883" in hz["remedy"], "remedy %s" % hz["remedy"])
+        return
+    events, facts, _ = w.run()
+    check(not events_of(events, "hazard") and not events_of(events, "deadlock"),
+          "false alarm with Beam %s" % version)
+    check(facts["dumps"] > 100, "only %d thread dumps" % facts["dumps"])
 
 
 def test_zarr_zipstore(method):
@@ -437,6 +459,8 @@ def main():
         ("test_bpf_unavailable", test_bpf_unavailable),
     ]
     tests.append(("test_zarr_zipstore fork", functools.partial(test_zarr_zipstore, "fork")))
+    tests.append(("test_beam_status 2.63.0", functools.partial(test_beam_status, "2.63.0")))
+    tests.append(("test_beam_status 2.64.0", functools.partial(test_beam_status, "2.64.0")))
     tests.append(("test_zarr_zipstore spawn", functools.partial(test_zarr_zipstore, "spawn")))
     for label, python in UNSUPPORTED:
         tests.append(("test_unsupported " + label, functools.partial(test_unsupported, label,
