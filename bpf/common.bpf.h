@@ -133,14 +133,15 @@ static __always_inline struct gw_proc_stats *proc_stats_get(__u32 pid)
 	return bpf_map_lookup_elem(&proc_stats, &pid);
 }
 
-static __always_inline void emit_addr(__u32 type, __u32 pid, __u32 tid, __u32 arg, __u64 now,
+/* Returns false when the ring buffer was full (the drop is counted). */
+static __always_inline bool emit_addr(__u32 type, __u32 pid, __u32 tid, __u32 arg, __u64 now,
 				      __u64 duration, __u64 addr)
 {
 	struct gw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		__sync_fetch_and_add(&dropped_events, 1);
-		return;
+		return false;
 	}
 	e->type = type;
 	e->pid = pid;
@@ -151,6 +152,7 @@ static __always_inline void emit_addr(__u32 type, __u32 pid, __u32 tid, __u32 ar
 	e->addr = addr;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+	return true;
 }
 
 static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __u64 now,

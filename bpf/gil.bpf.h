@@ -28,9 +28,11 @@ int BPF_KPROBE(gw_cond_enter, void *cond)
 		return 0;
 	probed = bpf_map_lookup_elem(&return_sites, &site);
 	if (!probed) {
-		if (!bpf_map_update_elem(&return_sites, &site, &seen, BPF_NOEXIST))
-			emit_addr(GW_EV_RETURN_SITE, pid, (__u32)id, 0, bpf_ktime_get_ns(), 0,
-				  site.addr);
+		/* Lost with a full ring buffer: forget it, the next wait retries. */
+		if (!bpf_map_update_elem(&return_sites, &site, &seen, BPF_NOEXIST) &&
+		    !emit_addr(GW_EV_RETURN_SITE, pid, (__u32)id, 0, bpf_ktime_get_ns(), 0,
+			       site.addr))
+			bpf_map_delete_elem(&return_sites, &site);
 		return 0;
 	}
 	/* Until user space probes the return site, this wait's end would go

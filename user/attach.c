@@ -40,10 +40,11 @@ static int attach_function(struct gw_attachment *a, const struct gw_target *t, i
 	const struct elf_symbol *sym = &t->sym[probe];
 	int err = 0;
 
-	if (enter)
-		err = attach_uprobe(a, enter, t->pid, file, sym->file_offset, false);
-	if (!err && exit)
+	/* Return first: a call entered between the two would never return. */
+	if (exit)
 		err = attach_uprobe(a, exit, t->pid, file, sym->file_offset, true);
+	if (!err && enter)
+		err = attach_uprobe(a, enter, t->pid, file, sym->file_offset, false);
 	if (!err)
 		a->method[probe] = python_probes[probe].libc	   ? "libc"
 				   : sym->source == ELF_SYM_SYMTAB ? "symtab"

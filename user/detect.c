@@ -35,7 +35,8 @@ const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, s
  * and only while the semaphore is taken (glibc new_sem: value in the low
  * 32 bits of its first word).
  */
-static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint64_t addr)
+static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint64_t addr,
+			    uint32_t waiter)
 {
 	const struct gw_target *t = d->target;
 	struct gw_lock_owner owner;
@@ -46,6 +47,14 @@ static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint6
 	if (bpf_map__lookup_elem(skel->maps.lock_owner, &addr, sizeof(addr), &owner, sizeof(owner),
 				 0) ||
 	    owner.pid != (uint32_t)t->pid)
+		return 0;
+	/* A thread blocking on a lock it took itself is waiting for a signal
+	 * (Condition.wait's waiter lock, a queue or Event): someone else will
+	 * release it. Only HEAD_LOCK is never used that way.
+	 */
+	if (addr != d->head_lock &&
+	    (owner.tid == waiter || !bpf_map__lookup_elem(skel->maps.signal_locks, &addr,
+							  sizeof(addr), &value, sizeof(value), 0)))
 		return 0;
 	if (proc__read_mem(t->pid, addr, &value, sizeof(value)) || value != 0)
 		return 0;
@@ -76,12 +85,12 @@ static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, str
 					       .kind = LOCK_GIL,
 					       .since_ns = ts.gil_wait_start};
 		} else if (ts.lock_wait_addr) {
-			w[n] = (struct waiter){.tid = key,
-					       .holder = lock_holder(d, skel, ts.lock_wait_addr),
-					       .kind = ts.lock_wait_addr == d->head_lock ? LOCK_HEAD
-											 : LOCK_SEM,
-					       .addr = ts.lock_wait_addr,
-					       .since_ns = ts.lock_wait_start};
+			w[n] = (struct waiter){
+			    .tid = key,
+			    .holder = lock_holder(d, skel, ts.lock_wait_addr, key),
+			    .kind = ts.lock_wait_addr == d->head_lock ? LOCK_HEAD : LOCK_SEM,
+			    .addr = ts.lock_wait_addr,
+			    .since_ns = ts.lock_wait_start};
 		} else {
 			continue;
 		}
@@ -101,8 +110,10 @@ static bool already_reported(struct detector *d, uint64_t key)
 		if (d->reported[i] == key)
 			return true;
 	}
-	if (d->nreported < GW_MAX_REPORTED)
-		d->reported[d->nreported++] = key;
+	/* Full: stop reporting rather than repeat a cycle every scan. */
+	if (d->nreported == GW_MAX_REPORTED)
+		return true;
+	d->reported[d->nreported++] = key;
 	return false;
 }
 

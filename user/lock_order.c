@@ -42,23 +42,46 @@ static uint64_t cycle_key(const struct order_cycle *c)
 	return h;
 }
 
-/* Depth-first from start along edges to locks above start (so each cycle
- * is found once, from its lowest lock), back to start.
+/* Work per search, in edges looked at: the graph is small, but a bound
+ * keeps a pathological one from stalling the main loop.
  */
-static int search(const struct order_edge *e, size_t n, uint64_t start, uint64_t at,
-		  struct order_cycle *c)
+#define SEARCH_BUDGET 200000
+
+struct search {
+	const struct order_edge *e;
+	size_t n;
+	uint64_t start;
+	long budget;
+};
+
+static bool on_path(const struct order_cycle *c, uint64_t lock)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->edges[i].from == lock)
+			return true;
+	}
+	return false;
+}
+
+/* Depth-first along simple paths from s->start through locks above it (so
+ * each cycle is found once, from its lowest lock), back to the start; a
+ * cycle of one thread's edges is passed over for the next.
+ */
+static int search(struct search *s, uint64_t at, struct order_cycle *c)
 {
 	size_t i;
 
 	if (c->n == GW_MAX_ORDER_CYCLE)
 		return 0;
-	for (i = 0; i < n; i++) {
-		if (e[i].from != at || e[i].to < start)
+	for (i = 0; i < s->n && s->budget-- > 0; i++) {
+		const struct order_edge *e = &s->e[i];
+
+		if (e->from != at || e->to < s->start)
 			continue;
-		c->edges[c->n++] = e[i];
-		if (e[i].to == start)
-			return 1;
-		if (search(e, n, start, e[i].to, c))
+		c->edges[c->n++] = *e;
+		if (e->to == s->start ? two_threads(c) : !on_path(c, e->to) && search(s, e->to, c))
 			return 1;
 		c->n--;
 	}
@@ -67,9 +90,10 @@ static int search(const struct order_edge *e, size_t n, uint64_t start, uint64_t
 
 size_t lock_order__cycles(const struct order_edge *e, size_t n, struct order_cycle *out, size_t max)
 {
+	struct search s = {.e = e, .n = n, .budget = SEARCH_BUDGET};
 	size_t i, j, found = 0;
 
-	for (i = 0; i < n && found < max; i++) {
+	for (i = 0; i < n && found < max && s.budget > 0; i++) {
 		bool seen = false;
 
 		/* Each lock starts one search. */
@@ -77,8 +101,9 @@ size_t lock_order__cycles(const struct order_edge *e, size_t n, struct order_cyc
 			seen = e[j].from == e[i].from;
 		if (seen)
 			continue;
+		s.start = e[i].from;
 		out[found].n = 0;
-		if (search(e, n, e[i].from, e[i].from, &out[found])) {
+		if (search(&s, s.start, &out[found])) {
 			out[found].key = cycle_key(&out[found]);
 			found++;
 		}
@@ -91,7 +116,7 @@ int lock_order__scan(struct lock_order *lo, struct gilwatch_bpf *skel, struct or
 	int fd = bpf_map__fd(skel->maps.lock_edges);
 	struct gw_edge_key key, next, *prev = NULL;
 	static struct order_edge edges[GW_MAX_ORDER_EDGES];
-	struct order_cycle cycles[4];
+	struct order_cycle cycles[16];
 	size_t n = 0, found, i, k;
 
 	while (n < GW_MAX_ORDER_EDGES && !bpf_map_get_next_key(fd, prev, &next)) {
@@ -107,14 +132,11 @@ int lock_order__scan(struct lock_order *lo, struct gilwatch_bpf *skel, struct or
 	}
 	found = lock_order__cycles(edges, n, cycles, sizeof(cycles) / sizeof(cycles[0]));
 	for (i = 0; i < found; i++) {
-		if (!two_threads(&cycles[i]))
-			continue;
 		for (k = 0; k < lo->nreported && lo->reported[k] != cycles[i].key; k++)
 			;
-		if (k < lo->nreported)
+		if (k < lo->nreported || lo->nreported == GW_MAX_ORDER_REPORTED)
 			continue;
-		if (lo->nreported < GW_MAX_ORDER_REPORTED)
-			lo->reported[lo->nreported++] = cycles[i].key;
+		lo->reported[lo->nreported++] = cycles[i].key;
 		lo->inversions++;
 		*out = cycles[i];
 		return 1;

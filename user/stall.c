@@ -36,21 +36,40 @@ static uint64_t last_progress(struct stall_detector *s, const struct thread_view
 }
 
 /* Blocked for good unless someone else acts: a lock, the GIL, an untimed
- * futex wait. I/O, sleeps, polls and timed waits may end on their own.
+ * futex wait. I/O, sleeps, polls and timed waits may end on their own, and
+ * so may a process-shared futex (a multiprocessing queue or lock: another
+ * process, an idle pool worker's parent, may wake it).
  */
 static bool blocked_on_sync(const struct thread_view *v)
 {
 	return v->activity == TV_GIL_WAIT ||
-	       ((v->activity == TV_LOCK_WAIT || v->activity == TV_FUTEX) && !v->timed);
+	       ((v->activity == TV_LOCK_WAIT || v->activity == TV_FUTEX) && !v->timed &&
+		!v->shared);
+}
+
+/* Forget threads that are gone: the table holds the living. */
+static void prune_progress(struct stall_detector *s, const struct thread_view *views, size_t n)
+{
+	size_t i, j, kept = 0;
+
+	for (i = 0; i < s->nprogress; i++) {
+		for (j = 0; j < n && views[j].tid != s->progress[i].tid; j++)
+			;
+		if (j < n)
+			s->progress[kept++] = s->progress[i];
+	}
+	s->nprogress = kept;
 }
 
 static enum stall_rule evaluate(struct stall_detector *s, const struct thread_view *views, size_t n,
 				pid_t holder, uint64_t switches, uint64_t now_ns, uint64_t *since)
 {
 	uint64_t newest = 0;
-	bool gil_waiter = false, all_blocked = n > 0;
+	/* A cut list may hide a running thread. */
+	bool gil_waiter = false, all_blocked = n > 0 && n < GW_MAX_VIEWS;
 	size_t i;
 
+	prune_progress(s, views, n);
 	if (holder != s->holder || switches != s->switches) {
 		s->holder = holder;
 		s->switches = switches;
@@ -59,7 +78,7 @@ static enum stall_rule evaluate(struct stall_detector *s, const struct thread_vi
 	for (i = 0; i < n; i++) {
 		uint64_t p = last_progress(s, &views[i], now_ns);
 
-		if (views[i].activity == TV_GIL_WAIT &&
+		if (views[i].activity == TV_GIL_WAIT && views[i].since_ns <= now_ns &&
 		    now_ns - views[i].since_ns >= s->threshold_ns)
 			gil_waiter = true;
 		/* GIL waiters wake every 5 ms: their CPU time does not count. */

@@ -12,6 +12,7 @@
 
 #define NR_FUTEX 202
 #define FUTEX_CMD_MASK 0x7f /* without FUTEX_PRIVATE_FLAG / CLOCK_REALTIME */
+#define FUTEX_PRIVATE_FLAG 0x80
 #define FUTEX_WAIT 0
 #define FUTEX_WAIT_BITSET 9
 
@@ -96,6 +97,7 @@ static void read_task_syscall(pid_t pid, struct thread_view *v)
 				       (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET)) {
 			v->lock = a[0];
 			v->timed = a[3] != 0;
+			v->shared = !(a[1] & FUTEX_PRIVATE_FLAG);
 		}
 	}
 	fclose(f);

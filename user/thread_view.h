@@ -31,6 +31,7 @@ struct thread_view {
 	enum thread_activity activity;
 	long syscall;	    /* the blocking system call, -1 if none */
 	bool timed;	    /* the futex wait has a timeout */
+	bool shared;	    /* a process-shared futex: another process may wake it */
 	uint64_t lock;	    /* TV_LOCK_WAIT/TV_FUTEX: the address waited on */
 	uint64_t since_ns;  /* CLOCK_MONOTONIC start of a GIL or lock wait, 0 if unknown */
 	uint64_t cpu_ticks; /* utime + stime */

@@ -125,9 +125,13 @@ static int handle_event(void *ctx, void *data, size_t len)
 	if (e->type == GW_EV_RETURN_SITE) {
 		int err = attach__return_site(w->skel, &w->target, &w->attachment, e->addr);
 
+		/* Not retried: a failure here (no such mapping) would repeat on
+		 * every 5 ms wait slice. Waits through the site go unmeasured.
+		 */
 		if (err)
-			gw_debug("cannot probe GIL wait return site 0x%llx: %s",
-				 (unsigned long long)e->addr, strerror(-err));
+			gw_info("cannot probe a GIL wait return site (0x%llx): %s; GIL waits "
+				"through it are not measured",
+				(unsigned long long)e->addr, strerror(-err));
 		return 0;
 	}
 	if (e->type == GW_EV_HAZARD_GC_IN_FRAMES) {

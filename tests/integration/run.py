@@ -303,6 +303,15 @@ def test_no_false_alarm_beam(python, label, *script_args):
     check(s["threads_started"] >= 2, "the churn threads never started")
 
 
+def test_idle_pool_deep(python, label):
+    """Idle pool workers and an Event waiter hold and wait on their own locks:
+    no deadlock under --deep (whose lock owners see that), no stall."""
+    events, facts, _ = Watch(GILWATCH, python, "idle_pool.py", ("--deep",) + STALL_ARGS,
+                             script_args=("4",)).run()
+    no_verdicts(events)
+    check(facts.get("ok"), "the target did not finish")
+
+
 def test_benign(python, label, *args):
     """Thread pool, queues, logging, heavy GC: no deadlock. The status thread's
     sys._current_frames() really does collect under HEAD_LOCK on 3.11, so the
@@ -434,7 +443,7 @@ def main():
     for label, python in SUPPORTED:
         for fn in (test_gc, test_frames, test_contention, test_deep, test_abba_deep, test_benign,
                    test_abba_default, test_stall_gil_held, test_fork_with_threads,
-                   test_spawn_is_fine):
+                   test_spawn_is_fine, test_idle_pool_deep):
             tests.append(("%s %s" % (fn.__name__, label), functools.partial(fn, python, label)))
         tests.append(("test_benign --deep " + label,
                       functools.partial(test_benign, python, label, "--deep")))

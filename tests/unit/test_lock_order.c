@@ -55,6 +55,28 @@ static void test_dag_has_no_cycle(void **state)
 	assert_int_equal(lock_order__cycles(e, 4, c, 4), 0);
 }
 
+/* Two threads' condition waits, each a one-thread cycle through lock M
+ * (M => W1 => M by thread 1, M => W2 => M by thread 2): walking M twice
+ * would make a two-thread "cycle" of them. Simple paths only.
+ */
+static void test_no_revisits(void **state)
+{
+	struct order_edge e[] = {edge(A, B, 1), edge(B, A, 1), edge(A, C, 2), edge(C, A, 2)};
+	struct order_cycle c[4];
+
+	assert_int_equal(lock_order__cycles(e, 4, c, 4), 0);
+}
+
+/* A one-thread cycle from the same start does not hide a real inversion. */
+static void test_one_thread_cycle_does_not_mask(void **state)
+{
+	struct order_edge e[] = {edge(A, B, 1), edge(B, A, 1), edge(A, C, 1), edge(C, A, 2)};
+	struct order_cycle c[4];
+
+	assert_int_equal(lock_order__cycles(e, 4, c, 4), 1);
+	assert_true(c[0].edges[0].to == C && c[0].edges[1].tid == 2);
+}
+
 static void test_key_identifies_cycle(void **state)
 {
 	struct order_edge e[] = {edge(A, B, 1), edge(B, A, 2)};
@@ -73,6 +95,8 @@ int main(void)
 	    cmocka_unit_test(test_three_lock_cycle_once),
 	    cmocka_unit_test(test_dag_has_no_cycle),
 	    cmocka_unit_test(test_key_identifies_cycle),
+	    cmocka_unit_test(test_no_revisits),
+	    cmocka_unit_test(test_one_thread_cycle_does_not_mask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
