@@ -34,12 +34,15 @@ static __always_inline int gc_begin(int generation)
 	forget_gil_wait(ts);
 	ts->gc_start = now;
 	ts->gc_generation = generation;
-	if (generation < 0) {
-		cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
-		if (!cfg || !cfg->gc_stats ||
-		    read_gc_collections(cfg->gc_stats, ts->gc_collections))
-			ts->gc_generation = GW_GC_GENERATIONS - 1;
-	}
+	/* 3.13 (gc_stats known): the counters tell what was collected, if
+	 * anything. Automatic collections pick their generation inside, and a
+	 * call while another thread collects returns at once.
+	 */
+	cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+	if (cfg && cfg->gc_stats && !read_gc_collections(cfg->gc_stats, ts->gc_collections))
+		ts->gc_generation = (__u32)-1;
+	else if (generation < 0)
+		ts->gc_generation = GW_GC_GENERATIONS - 1;
 	/* gh-106883: a collection while HEAD_LOCK is held for frame collection
 	 * runs finalizers that can drop the GIL: the 3.11 freeze's first half.
 	 */

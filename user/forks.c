@@ -45,7 +45,6 @@ int forks__expired(struct fork_tracker *f, uint64_t now_ns, struct fork_record *
 			continue;
 		*out = f->pending[i];
 		remove_at(f, i);
-		f->hazards++;
 		return 1;
 	}
 	return 0;

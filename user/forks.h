@@ -27,7 +27,6 @@ struct fork_record {
 struct fork_tracker {
 	struct fork_record pending[GW_MAX_PENDING_FORKS];
 	size_t npending;
-	uint64_t hazards;
 };
 
 /* A fork; returns the record to fill with the parent's threads, or NULL

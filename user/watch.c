@@ -257,9 +257,13 @@ static void check_stall_and_forks(struct watch *w)
 	pid_t holder = 0;
 	size_t n;
 
-	while (forks__expired(&w->forks, now, &w->fork_found))
+	/* A child already gone (a failed exec) lost nothing that matters. */
+	while (forks__expired(&w->forks, now, &w->fork_found)) {
+		if (proc__exited(w->fork_found.child))
+			continue;
+		w->snap->fork_hazards++;
 		report__fork_hazard(&w->report, &w->fork_found, head_lock);
-	w->snap->fork_hazards = w->forks.hazards;
+	}
 	n = thread_view__read(w->skel, &w->target, w->views, GW_MAX_VIEWS);
 	target__gil_holder(&w->target, &holder);
 	target__gil_switches(&w->target, &switches);
