@@ -20,7 +20,7 @@ class Element:
         self.cycle = self
 
     def __del__(self):
-        time.sleep(0.0001)
+        pass  # a finalizer only: long ones starve the status thread
 
 
 def status_thread():
