@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "detect.h"
 #include "log.h"
 #include "gilwatch.h"
@@ -115,14 +116,6 @@ static bool already_reported(struct detector *d, uint64_t key)
 		return true;
 	d->reported[d->nreported++] = key;
 	return false;
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 int detector__scan(struct detector *d, struct gilwatch_bpf *skel, struct wait_cycle *out)

@@ -95,14 +95,13 @@ void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
 	snprintf(out, len, "/proc/%d/root%s", pid, path);
 }
 
-/* The fields of /proc/PID/stat after "pid (comm) ", in out. */
-static int read_stat(pid_t pid, char *out, size_t len)
+int proc__stat(pid_t pid, pid_t tid, char *out, size_t len)
 {
-	char path[64], buf[1024], *p;
+	char path[96], buf[1024], *p;
 	size_t n;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -121,7 +120,7 @@ bool proc__exited(pid_t pid)
 {
 	char stat[1024];
 
-	if (read_stat(pid, stat, sizeof(stat)))
+	if (proc__stat(pid, pid, stat, sizeof(stat)))
 		return true;
 	return stat[0] == 'Z' || stat[0] == 'X';
 }
@@ -135,7 +134,7 @@ double proc__age_s(pid_t pid)
 	FILE *f;
 	int err;
 
-	err = read_stat(pid, stat, sizeof(stat));
+	err = proc__stat(pid, pid, stat, sizeof(stat));
 	if (err)
 		return err;
 	if (sscanf(stat,

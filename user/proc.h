@@ -28,6 +28,10 @@ pid_t proc__tgid(pid_t pid);
 int proc__comm(pid_t pid, pid_t tid, char *buf, size_t len);
 /* Path of a target's file as seen from here (through its root). */
 void proc__root_path(pid_t pid, const char *path, char *out, size_t len);
+/* The fields of /proc/PID/task/TID/stat after "tid (comm) " (state first);
+ * tid == pid for the process.
+ */
+int proc__stat(pid_t pid, pid_t tid, char *out, size_t len);
 /* True for a zombie or dead process: its maps are already gone. */
 bool proc__exited(pid_t pid);
 /* Seconds since the process started; negative errno on failure. */

@@ -55,21 +55,12 @@ const char *syscall_name(long nr, char *buf, size_t len)
 /* State and CPU time from /proc/PID/task/TID/stat. */
 static int read_task_stat(pid_t pid, uint32_t tid, char *state, uint64_t *ticks)
 {
-	char path[96], buf[1024], *p;
 	unsigned long long ut, st;
-	size_t n;
-	FILE *f;
+	char buf[1024];
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%u/stat", pid, tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut,
-			 &st) != 3)
+	if (proc__stat(pid, tid, buf, sizeof(buf)) ||
+	    sscanf(buf, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut, &st) !=
+		3)
 		return -1;
 	*ticks = ut + st;
 	return 0;

@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "clock.h"
 #include "detect.h"
 #include "exit_codes.h"
 #include "gilwatch.skel.h"
@@ -61,20 +62,9 @@ struct watch {
 	int target_exited;
 };
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static double mono_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return monotonic_ns() / 1e9;
 }
 
 static int64_t realtime_offset_ns(void)
