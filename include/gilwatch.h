@@ -160,4 +160,19 @@ struct gw_thread_stats {
 	__u64 frames_calls;
 };
 
+/* User registers of a thread at an event (x86-64): what CFI unwinding needs
+ * to start (the instruction and stack pointers and the callee-saved
+ * registers a frame's CFA may be defined by).
+ */
+struct gw_user_regs {
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	__u64 bx;
+	__u64 r12;
+	__u64 r13;
+	__u64 r14;
+	__u64 r15;
+};
+
 #endif /* GILWATCH_H */

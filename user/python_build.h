@@ -8,6 +8,34 @@
 #include <stdint.h>
 #include "elf_file.h"
 
+/* Where a thread's Python stack lives: the thread list, the frame chain,
+ * code objects and the strings and bytes they point to (docs/stacks.md).
+ */
+struct python_stack_layout {
+	uint64_t interp_threads_head; /* PyInterpreterState -> first PyThreadState */
+	uint64_t tstate_next;
+	uint64_t tstate_frame;	       /* current frame, or the _PyCFrame (3.11/3.12) */
+	uint64_t cframe_current_frame; /* in _PyCFrame; used if frame_via_cframe */
+	uint64_t frame_previous;
+	uint64_t frame_code; /* f_code / f_executable */
+	uint64_t frame_instr; /* 3.11+: prev_instr / instr_ptr (pointer); 3.10: f_lasti (int) */
+	uint64_t frame_owner; /* 3.11+ */
+	uint64_t code_filename;
+	uint64_t code_name;
+	uint64_t code_qualname; /* 3.11+ */
+	uint64_t code_firstlineno;
+	uint64_t code_linetable;
+	uint64_t code_adaptive; /* 3.11+: the instructions, inside the code object */
+	uint64_t unicode_length;
+	uint64_t unicode_state;
+	uint64_t unicode_ascii_data;   /* sizeof(PyASCIIObject) */
+	uint64_t unicode_compact_data; /* sizeof(PyCompactUnicodeObject) */
+	uint64_t bytes_size;
+	uint64_t bytes_data;
+	uint32_t frame_via_cframe;
+	uint32_t frame_lasti_is_index; /* 3.10: f_lasti counts code units */
+};
+
 /* Struct offsets of one CPython minor version (x86-64, default build),
  * measured with offsetof() against its internal headers; 3.13+ take them
  * from _Py_DebugOffsets in the binary instead.
@@ -28,6 +56,7 @@ struct python_layout {
 	uint64_t gil_switch_number;	  /* counts GIL handoffs */
 	uint64_t tstate_thread_id;	  /* pthread_t */
 	uint64_t tstate_native_thread_id; /* 0: absent (3.10) */
+	struct python_stack_layout stack;
 };
 
 enum python_probe {

@@ -111,7 +111,7 @@ static uint64_t resolve_gc_stats(struct gw_target *t, uint64_t runtime)
 int target__open(struct gw_target *t, pid_t pid)
 {
 	struct find_ctx ctx = {.t = t};
-	struct elf_symbol runtime;
+	struct elf_symbol runtime, sym;
 	struct elf_file ef;
 	int err, i;
 
@@ -141,7 +141,10 @@ int target__open(struct gw_target *t, pid_t pid)
 			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
 	}
 	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
+	if (!elf_file__find_symbol(&ef, "PyCode_Type", &sym))
+		t->code_type = t->python_bias + sym.vaddr;
 	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime)) {
+		t->runtime = t->python_bias + runtime.vaddr;
 		t->gil = resolve_gil(t, t->python_bias + runtime.vaddr);
 		t->gc_stats = resolve_gc_stats(t, t->python_bias + runtime.vaddr);
 		if (t->build.layout.runtime_head_lock)
@@ -172,25 +175,18 @@ int target__gil_switches(const struct gw_target *t, uint64_t *n)
 	return proc__read_mem(t->pid, t->gil + t->build.layout.gil_switch_number, n, sizeof(*n));
 }
 
-int target__gil_holder(const struct gw_target *t, pid_t *tid)
+int target__tstate_tid(const struct gw_target *t, uint64_t tstate, pid_t *tid)
 {
 	const struct python_layout *l = &t->build.layout;
-	uint64_t tstate = 0, pthread = 0;
-	int locked = 0, native = 0, err;
+	uint64_t pthread = 0;
+	int native = 0, err;
 
 	*tid = 0;
-	if (!t->gil)
-		return -EADDRNOTAVAIL;
-	err = proc__read_mem(t->pid, t->gil + l->gil_locked, &locked, sizeof(locked));
-	if (err || !locked)
-		return err;
-	err = proc__read_mem(t->pid, t->gil + l->gil_last_holder, &tstate, sizeof(tstate));
-	if (err || !tstate)
-		return err;
 	if (l->tstate_native_thread_id) {
 		err = proc__read_mem(t->pid, tstate + l->tstate_native_thread_id, &native,
 				     sizeof(native));
 	} else if (t->pthread_tid_offset) {
+		/* 3.10 keeps only pthread_self(): glibc's struct pthread has the tid. */
 		err =
 		    proc__read_mem(t->pid, tstate + l->tstate_thread_id, &pthread, sizeof(pthread));
 		if (!err)
@@ -202,4 +198,53 @@ int target__gil_holder(const struct gw_target *t, pid_t *tid)
 	if (!err)
 		*tid = native;
 	return err;
+}
+
+int target__gil_holder(const struct gw_target *t, pid_t *tid)
+{
+	const struct python_layout *l = &t->build.layout;
+	uint64_t tstate = 0;
+	int locked = 0, err;
+
+	*tid = 0;
+	if (!t->gil)
+		return -EADDRNOTAVAIL;
+	err = proc__read_mem(t->pid, t->gil + l->gil_locked, &locked, sizeof(locked));
+	if (err || !locked)
+		return err;
+	err = proc__read_mem(t->pid, t->gil + l->gil_last_holder, &tstate, sizeof(tstate));
+	if (err || !tstate)
+		return err;
+	return target__tstate_tid(t, tstate, tid);
+}
+
+int target__threads(const struct gw_target *t, struct target_thread *out, unsigned max)
+{
+	const struct python_layout *l = &t->build.layout;
+	uint64_t interp = 0, tstate = 0;
+	unsigned n = 0, i;
+	int err;
+
+	if (!t->runtime)
+		return -EADDRNOTAVAIL;
+	err = proc__read_mem(t->pid, t->runtime + l->runtime_interp_head, &interp, sizeof(interp));
+	if (!err && interp)
+		err = proc__read_mem(t->pid, interp + l->stack.interp_threads_head, &tstate,
+				     sizeof(tstate));
+	if (err)
+		return err;
+	while (tstate && n < max) {
+		/* A cycle in a changing list: stop at the first repeat. */
+		for (i = 0; i < n && out[i].tstate != tstate; i++)
+			;
+		if (i < n)
+			break;
+		out[n].tstate = tstate;
+		if (target__tstate_tid(t, tstate, &out[n].tid))
+			out[n].tid = 0;
+		n++;
+		if (proc__read_mem(t->pid, tstate + l->stack.tstate_next, &tstate, sizeof(tstate)))
+			break;
+	}
+	return n;
 }

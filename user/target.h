@@ -22,6 +22,8 @@ struct gw_target {
 	struct elf_symbol sym[PY_PROBE_COUNT];
 	int sym_err[PY_PROBE_COUNT];
 	int gc_usdt;  /* USDT python:gc__start/gc__done present */
+	uint64_t runtime;   /* _PyRuntime */
+	uint64_t code_type; /* PyCode_Type, to tell code objects from garbage */
 	uint64_t gil; /* runtime address of the main GIL's state, 0 if unknown */
 	/* Where _PyRuntime.interpreters.mutex lives, 0 if not a semaphore. Read
 	 * it when needed: startup may replace the lock it points to.
@@ -40,6 +42,19 @@ int target__open(struct gw_target *t, pid_t pid);
 uint64_t target__head_lock(const struct gw_target *t);
 /* The GIL's handoff counter (switch_number). */
 int target__gil_switches(const struct gw_target *t, uint64_t *n);
+/* A thread state of the interpreter and the OS thread running it. */
+struct target_thread {
+	pid_t tid; /* 0 if unknown */
+	uint64_t tstate;
+};
+
+/* The main interpreter's thread states, at most max (the list is walked
+ * with a bound: a corrupted or changing list ends the walk). Returns the
+ * number found or -errno.
+ */
+int target__threads(const struct gw_target *t, struct target_thread *out, unsigned max);
+/* The OS thread id of a thread state. */
+int target__tstate_tid(const struct gw_target *t, uint64_t tstate, pid_t *tid);
 /* Reads the GIL holder's thread id; 0 if the GIL is free or unknown. */
 int target__gil_holder(const struct gw_target *t, pid_t *tid);
 

@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include "internal/pycore_runtime.h"
 #include "internal/pycore_interp.h"
+#if PY_MINOR_VERSION >= 11
+#include "internal/pycore_frame.h"
+#else
+#include "frameobject.h"
+#endif
 
 #define SHOW(name, value) printf("%s %zu\n", name, (size_t)(value))
 
@@ -41,5 +46,49 @@ int main(void)
 #else
 	SHOW("tstate_native_thread_id", 0);
 #endif
+
+	/* Python stacks */
+#if PY_MINOR_VERSION == 10
+	SHOW("interp_threads_head", offsetof(PyInterpreterState, tstate_head));
+	SHOW("tstate_frame", offsetof(PyThreadState, frame));
+	SHOW("cframe_current_frame", 0);
+	SHOW("frame_via_cframe", 0);
+	SHOW("frame_previous", offsetof(PyFrameObject, f_back));
+	SHOW("frame_code", offsetof(PyFrameObject, f_code));
+	SHOW("frame_instr", offsetof(PyFrameObject, f_lasti));
+	SHOW("frame_owner", 0);
+	SHOW("code_qualname", 0);
+	SHOW("code_adaptive", 0);
+#else
+	SHOW("interp_threads_head", offsetof(PyInterpreterState, threads.head));
+#if PY_MINOR_VERSION <= 12
+	SHOW("tstate_frame", offsetof(PyThreadState, cframe));
+	SHOW("cframe_current_frame", offsetof(_PyCFrame, current_frame));
+	SHOW("frame_via_cframe", 1);
+	SHOW("frame_code", offsetof(_PyInterpreterFrame, f_code));
+	SHOW("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
+#else
+	SHOW("tstate_frame", offsetof(PyThreadState, current_frame));
+	SHOW("cframe_current_frame", 0);
+	SHOW("frame_via_cframe", 0);
+	SHOW("frame_code", offsetof(_PyInterpreterFrame, f_executable));
+	SHOW("frame_instr", offsetof(_PyInterpreterFrame, instr_ptr));
+#endif
+	SHOW("frame_previous", offsetof(_PyInterpreterFrame, previous));
+	SHOW("frame_owner", offsetof(_PyInterpreterFrame, owner));
+	SHOW("code_qualname", offsetof(PyCodeObject, co_qualname));
+	SHOW("code_adaptive", offsetof(PyCodeObject, co_code_adaptive));
+#endif
+	SHOW("tstate_next", offsetof(PyThreadState, next));
+	SHOW("code_filename", offsetof(PyCodeObject, co_filename));
+	SHOW("code_name", offsetof(PyCodeObject, co_name));
+	SHOW("code_firstlineno", offsetof(PyCodeObject, co_firstlineno));
+	SHOW("code_linetable", offsetof(PyCodeObject, co_linetable));
+	SHOW("unicode_length", offsetof(PyASCIIObject, length));
+	SHOW("unicode_state", offsetof(PyASCIIObject, state));
+	SHOW("unicode_ascii_data", sizeof(PyASCIIObject));
+	SHOW("unicode_compact_data", sizeof(PyCompactUnicodeObject));
+	SHOW("bytes_size", offsetof(PyVarObject, ob_size));
+	SHOW("bytes_data", offsetof(PyBytesObject, ob_sval));
 	return 0;
 }

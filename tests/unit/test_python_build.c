@@ -148,6 +148,27 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		    {"gil_cond", l->gil_cond},
 		    {"tstate_thread_id", l->tstate_thread_id},
 		    {"tstate_native_thread_id", l->tstate_native_thread_id},
+		    {"interp_threads_head", l->stack.interp_threads_head},
+		    {"tstate_next", l->stack.tstate_next},
+		    {"tstate_frame", l->stack.tstate_frame},
+		    {"cframe_current_frame", l->stack.cframe_current_frame},
+		    {"frame_via_cframe", l->stack.frame_via_cframe},
+		    {"frame_previous", l->stack.frame_previous},
+		    {"frame_code", l->stack.frame_code},
+		    {"frame_instr", l->stack.frame_instr},
+		    {"frame_owner", l->stack.frame_owner},
+		    {"code_filename", l->stack.code_filename},
+		    {"code_name", l->stack.code_name},
+		    {"code_qualname", l->stack.code_qualname},
+		    {"code_firstlineno", l->stack.code_firstlineno},
+		    {"code_linetable", l->stack.code_linetable},
+		    {"code_adaptive", l->stack.code_adaptive},
+		    {"unicode_length", l->stack.unicode_length},
+		    {"unicode_state", l->stack.unicode_state},
+		    {"unicode_ascii_data", l->stack.unicode_ascii_data},
+		    {"unicode_compact_data", l->stack.unicode_compact_data},
+		    {"bytes_size", l->stack.bytes_size},
+		    {"bytes_data", l->stack.bytes_data},
 		};
 		size_t i;
 
@@ -161,7 +182,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(seen, 11);
+	assert_int_equal(seen, 32);
 }
 
 static void test_layout_matches_headers(void **state)
@@ -279,7 +300,10 @@ enum {
 	W_GIL_HOLDER = 18,
 	W_THREAD_ID = 24,
 	W_NATIVE_THREAD_ID = 25,
-	W_COUNT = 26,
+	W_FRAME_PREVIOUS = 29,
+	W_CODE_QUALNAME = 37,
+	W_UNICODE_ASCII_SIZE = 70,
+	W_COUNT = 71,
 };
 
 static void fill_debug_offsets(uint64_t *w)
@@ -294,6 +318,9 @@ static void fill_debug_offsets(uint64_t *w)
 	w[W_GIL_HOLDER] = 4000 + 12;
 	w[W_THREAD_ID] = 168;
 	w[W_NATIVE_THREAD_ID] = 176;
+	w[W_FRAME_PREVIOUS] = 16;
+	w[W_CODE_QUALNAME] = 144;
+	w[W_UNICODE_ASCII_SIZE] = 48;
 }
 
 static void test_debug_offsets_synthetic(void **state)
@@ -312,6 +339,11 @@ static void test_debug_offsets_synthetic(void **state)
 	assert_int_equal(l.gil_last_holder, 12);
 	assert_int_equal(l.tstate_thread_id, 168);
 	assert_int_equal(l.tstate_native_thread_id, 176);
+	assert_int_equal(l.stack.frame_previous, 16);
+	assert_int_equal(l.stack.code_qualname, 144);
+	assert_int_equal(l.stack.unicode_ascii_data, 48);
+	assert_int_equal(l.stack.unicode_compact_data, 64);
+	assert_int_equal(l.stack.frame_via_cframe, 0);
 
 	/* Trailing bytes beyond the table are fine. */
 	assert_int_equal(python_layout__from_debug_offsets(w, sizeof(w), &l), 0);
