@@ -19,16 +19,18 @@ static const char usage_doc[] =
     "\n"
     "COMMAND is one of:\n"
     "  watch --pid PID   attach to one process and report until it exits\n"
+    "  dump --pid PID    every thread's state and Python and native stacks, now\n"
     "\n"
     "EXAMPLES:\n"
     "  gilwatch watch --pid 1234              # refreshed table every second\n"
     "  gilwatch watch --pid 1234 --json       # JSON Lines (docs/events.md)\n"
     "  gilwatch watch --pid 1234 --deep -d 10 # every GIL handoff, 10 seconds\n"
+    "  gilwatch dump --pid 1234               # what each thread does (frozen too)\n"
     "\n"
     "Exit codes: 0 ok, 1 error, 2 usage, 3 no such process, 4 not CPython,\n"
     "5 unsupported CPython, 6 process exited while attaching, 7 BPF unavailable.";
 
-enum { OPT_DEEP = 0x100, OPT_DEADLOCK_AFTER, OPT_STALL_AFTER };
+enum { OPT_DEEP = 0x100, OPT_DEADLOCK_AFTER, OPT_STALL_AFTER, OPT_NO_NATIVE };
 
 static const struct argp_option watch_options[] = {
     {"pid", 'p', "PID", 0, "Process to watch (required)", 0},
@@ -117,6 +119,57 @@ static const struct argp watch_argp = {watch_options,
 				       NULL,
 				       NULL};
 
+static const struct argp_option dump_options[] = {
+    {"pid", 'p', "PID", 0, "Process to dump (required)", 0},
+    {"json", 'j', NULL, 0, "One JSON line (docs/events.md) instead of text", 0},
+    {"no-native", OPT_NO_NATIVE, NULL, 0,
+     "No native stacks: never stop a thread, not even for the moment of an unwind", 0},
+    {"verbose", 'v', NULL, 0, "Show diagnostics", 0},
+    {},
+};
+
+static error_t parse_dump(int key, char *arg, struct argp_state *state)
+{
+	struct dump_opts *o = &((struct cli *)state->input)->dump;
+
+	switch (key) {
+	case 'p':
+		if (proc__parse_pid(arg, &o->pid))
+			argp_error(state, "invalid pid '%s': expected a positive number", arg);
+		break;
+	case 'j':
+		o->json = true;
+		break;
+	case OPT_NO_NATIVE:
+		o->no_native = true;
+		break;
+	case 'v':
+		gw_verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!o->pid)
+			argp_error(state, "dump needs --pid PID");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp dump_argp = {dump_options,
+				      parse_dump,
+				      NULL,
+				      "Print every thread of a CPython process: what it holds or waits "
+				      "for, and its Python and native stacks. Needs no BPF and works "
+				      "on a frozen process; each thread is stopped only for the moment "
+				      "of its native unwind.",
+				      NULL,
+				      NULL,
+				      NULL};
+
 static const struct argp_option top_options[] = {{}};
 
 static error_t parse_top(int key, char *arg, struct argp_state *state)
@@ -142,13 +195,14 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 	cli->watch.deadlock_after_s = 2.0;
 	cli->watch.stall_after_s = 5.0;
 	argp_err_exit_status = GW_EXIT_USAGE;
-	if (argc >= 2 && !strcmp(argv[1], "watch")) {
+	if (argc >= 2 && (!strcmp(argv[1], "watch") || !strcmp(argv[1], "dump"))) {
 		/* argp names the program after argv[0]: say "gilwatch watch". */
+		bool dump = !strcmp(argv[1], "dump");
 		char *saved = argv[1];
 
-		argv[1] = "gilwatch watch";
-		cli->command = CLI_WATCH;
-		err = argp_parse(&watch_argp, argc - 1, argv + 1, 0, NULL, cli);
+		argv[1] = dump ? "gilwatch dump" : "gilwatch watch";
+		cli->command = dump ? CLI_DUMP : CLI_WATCH;
+		err = argp_parse(dump ? &dump_argp : &watch_argp, argc - 1, argv + 1, 0, NULL, cli);
 		argv[1] = saved;
 	} else {
 		err = argp_parse(&top_argp, argc, argv, 0, NULL, cli);

@@ -3,15 +3,18 @@
 #ifndef GW_CLI_H
 #define GW_CLI_H
 
+#include "dump.h"
 #include "watch.h"
 
 enum cli_command {
 	CLI_WATCH,
+	CLI_DUMP,
 };
 
 struct cli {
 	enum cli_command command;
 	struct watch_opts watch;
+	struct dump_opts dump;
 };
 
 /* Parses argv into cli and returns 0. On a usage error argp prints it and

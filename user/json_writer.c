@@ -130,6 +130,12 @@ void jw_u64(struct json_writer *w, const char *key, uint64_t val)
 	fprintf(w->out, "%llu", (unsigned long long)val);
 }
 
+void jw_bool(struct json_writer *w, const char *key, bool val)
+{
+	member(w, key);
+	fputs(val ? "true" : "false", w->out);
+}
+
 void jw_double(struct json_writer *w, const char *key, double val)
 {
 	member(w, key);

@@ -3,6 +3,7 @@
 #ifndef GW_JSON_WRITER_H
 #define GW_JSON_WRITER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,6 +25,7 @@ void jw_array_begin(struct json_writer *w, const char *key);
 void jw_array_end(struct json_writer *w);
 void jw_str(struct json_writer *w, const char *key, const char *val);
 void jw_u64(struct json_writer *w, const char *key, uint64_t val);
+void jw_bool(struct json_writer *w, const char *key, bool val);
 void jw_double(struct json_writer *w, const char *key, double val);
 /* Ends the top-level object with a newline and flushes (one JSON line). */
 void jw_line_end(struct json_writer *w);

@@ -12,6 +12,8 @@ int main(int argc, char **argv)
 	switch (cli.command) {
 	case CLI_WATCH:
 		return watch__run(&cli.watch);
+	case CLI_DUMP:
+		return dump__run(&cli.dump);
 	}
 	return GW_EXIT_ERROR;
 }

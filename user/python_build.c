@@ -31,6 +31,7 @@ static const struct python_layout layouts[] = {
      .runtime_gil = 352,
      .runtime_interp_head = 32,
      .runtime_head_lock = 24,
+     .interp_gc_collecting = 816,
      .gil_last_holder = 8,
      .gil_locked = 16,
      .gil_cond = 32,
@@ -45,6 +46,7 @@ static const struct python_layout layouts[] = {
      .runtime_gil = 360,
      .runtime_interp_head = 40,
      .runtime_head_lock = 32,
+     .interp_gc_collecting = 848,
      .gil_last_holder = 8,
      .gil_locked = 16,
      .gil_cond = 32,
@@ -62,6 +64,7 @@ static const struct python_layout layouts[] = {
      .runtime_interp_head = 40,
      .runtime_head_lock = 32,
      .interp_ceval_gil = 384,
+     .interp_gc_collecting = 312,
      .gil_last_holder = 8,
      .gil_locked = 16,
      .gil_cond = 32,
@@ -79,6 +82,7 @@ static const struct python_layout layouts[] = {
      .runtime_interp_head = 632,
      .interp_ceval_gil = 16,
      .interp_gc_stats = 7528,
+     .interp_gc_collecting = 7600,
      .gil_last_holder = 8,
      .gil_locked = 16,
      .gil_cond = 32,
@@ -214,6 +218,7 @@ int python_layout__from_debug_offsets(const void *raw, size_t len, struct python
 	l->interp_ceval_gil = w[DBG_INTERP_CEVAL_GIL];
 	/* generation_stats inside struct _gc_runtime_state: not published. */
 	l->interp_gc_stats = w[DBG_INTERP_GC] + 128;
+	l->interp_gc_collecting = w[DBG_INTERP_GC] + 200;
 	/* Published relative to the interpreter (its _gil member). */
 	if (w[DBG_INTERP_GIL_LOCKED] < w[DBG_INTERP_GIL_STATE] ||
 	    w[DBG_INTERP_GIL_HOLDER] < w[DBG_INTERP_GIL_STATE])

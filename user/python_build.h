@@ -50,6 +50,7 @@ struct python_layout {
 	uint64_t interp_gc_stats;     /* gc.generation_stats: 3.13 only, where
 				       * automatic collections pick their
 				       * generation inside gc_collect_main() */
+	uint64_t interp_gc_collecting; /* gc.collecting: a collection is running */
 	uint64_t gil_last_holder;     /* in struct _gil_runtime_state */
 	uint64_t gil_locked;
 	uint64_t gil_cond;

@@ -37,7 +37,9 @@ struct thread_view {
 	uint64_t cpu_ticks; /* utime + stime */
 };
 
-/* Every thread of the process (at most max). */
+/* Every thread of the process (at most max). Without skel (no BPF), GIL
+ * and lock waits show as futex waits.
+ */
 size_t thread_view__read(struct gilwatch_bpf *skel, const struct gw_target *t,
 			 struct thread_view *out, size_t max);
 /* "holds the GIL", "waits for HEAD_LOCK", "in read()", ... */

@@ -16,15 +16,11 @@
 #include "proc.h"
 #include "report.h"
 #include "snapshot.h"
+#include "target_open.h"
 #include "watch.h"
 
 /* GIL holder samples per second (default mode's GIL share). */
 #define GIL_SAMPLE_MS 10
-/* A process that just started may not have mapped libpython or created its
- * GIL yet: look again for this long.
- */
-#define STARTUP_GRACE_S 1.0
-#define STARTUP_RETRY_US 50000
 /* Wait-for graph scans per second. */
 #define DETECT_MS 100
 /* Stall checks read /proc for every thread: twice a second. */
@@ -139,34 +135,6 @@ static int handle_event(void *ctx, void *data, size_t len)
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	return gw_verbose ? vfprintf(stderr, fmt, args) : 0;
-}
-
-/* Maps target__open()'s errors to one line and an exit code. */
-static int explain_open_error(const struct gw_target *t, pid_t pid, int err)
-{
-	switch (err) {
-	case -ESRCH:
-		gw_err("no process with pid %d", pid);
-		return GW_EXIT_NO_PROCESS;
-	case -ECHILD:
-		gw_err("%d is a thread of process %d: use --pid %d", pid, t->tgid, t->tgid);
-		return GW_EXIT_USAGE;
-	case -ENOEXEC:
-		gw_err("pid %d (%s) is not a CPython process", pid, t->comm);
-		return GW_EXIT_NOT_PYTHON;
-	case -EPROTONOSUPPORT:
-		gw_err("pid %d (%s): python %s (%s) is not supported; gilwatch supports "
-		       "CPython 3.10 to 3.13",
-		       pid, t->comm, t->build.version, t->python_path);
-		return GW_EXIT_UNSUPPORTED;
-	case -ENOENT:
-		gw_err("pid %d (%s): cannot tell the Python version of %s", pid, t->comm,
-		       t->python_path);
-		return GW_EXIT_UNSUPPORTED;
-	default:
-		gw_err("cannot inspect pid %d: %s", pid, strerror(-err));
-		return GW_EXIT_ERROR;
-	}
 }
 
 static int setup_bpf(struct watch *w)
@@ -330,33 +298,11 @@ static void teardown(struct watch *w)
 	gilwatch_bpf__destroy(w->skel);
 }
 
-static bool still_starting(const struct gw_target *t, int err)
-{
-	double age = proc__age_s(t->pid);
-
-	if (age < 0 || age > STARTUP_GRACE_S)
-		return false;
-	/* Seen while ld.so is still mapping libraries: no libpython yet, or
-	 * libpython but no libc, or an interpreter that has no GIL yet.
-	 */
-	return err == -ENOEXEC || (!err && (!t->gil || t->sym_err[PY_PROBE_GIL_WAIT]));
-}
-
-/* target__open(), with a grace period for processes still starting up. */
-static int open_target(struct gw_target *t, pid_t pid)
-{
-	int err;
-
-	while ((err = target__open(t, pid)), still_starting(t, err))
-		usleep(STARTUP_RETRY_US);
-	return err;
-}
-
 int watch__run(const struct watch_opts *opts)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct watch *w;
-	int err, code;
+	int code;
 
 	libbpf_set_print(libbpf_print);
 	w = calloc(1, sizeof(*w));
@@ -368,11 +314,9 @@ int watch__run(const struct watch_opts *opts)
 		goto out;
 	}
 	w->opts = opts;
-	err = open_target(&w->target, opts->pid);
-	if (err) {
-		code = explain_open_error(&w->target, opts->pid, err);
+	code = target__open_for_user(&w->target, opts->pid);
+	if (code)
 		goto out;
-	}
 	snapshot__init(w->snap, opts->pid);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

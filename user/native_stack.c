@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: MIT
+/* Native stacks of another process's threads with libdw: one Dwfl per
+ * process whose modules (ELF, CFI, symbols) are loaded once, before any
+ * thread is stopped; thread state comes from our own callbacks, which read
+ * the request in flight (a live thread stopped with ptrace, or registers and
+ * a stack copy taken elsewhere).
+ */
+#define _GNU_SOURCE
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "native_stack.h"
+#include "proc.h"
+
+/* DWARF x86-64 register numbers: 0-15 general purpose, 16 the return address (rip). */
+enum {
+	DW_RAX, DW_RDX, DW_RCX, DW_RBX, DW_RSI, DW_RDI, DW_RBP, DW_RSP,
+	DW_R8, DW_R9, DW_R10, DW_R11, DW_R12, DW_R13, DW_R14, DW_R15, DW_RIP,
+	DW_NREGS
+};
+
+#define MEM_PAGE 4096
+#define STOP_TIMEOUT_NS (100 * 1000 * 1000ull)
+
+struct native_unwinder {
+	pid_t pid;
+	Dwfl *dwfl;
+	/* The Dwfl's architecture comes from this header, not from a module
+	 * that a refresh could unload under it.
+	 */
+	Elf64_Ehdr arch_ehdr;
+	Elf *arch_elf;
+
+	/* The request in flight, read by the thread callbacks. */
+	pid_t tid;
+	Dwarf_Word regs[DW_NREGS];
+	uint32_t regs_known; /* bit i: regs[i] is valid */
+	const uint8_t *stack;
+	size_t stack_len;
+	uint64_t stack_addr;
+	struct native_stack *out;
+	Dwarf_Addr last_pc;
+	Dwarf_Word last_sp;
+	bool last_sp_known;
+	/* Unwinding reads a few words per frame, mostly from the same pages. */
+	uint64_t page_addr;
+	bool page_valid;
+	uint8_t page[MEM_PAGE];
+
+	/* Threads seized whose stop did not come in time: detached once it does. */
+	pid_t *pending;
+	size_t n_pending, cap_pending;
+};
+
+/* Opens target files through /proc/PID/root: a target in another mount
+ * namespace sees other files under the same paths.
+ */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
+{
+	static const char deleted[] = " (deleted)";
+	struct native_unwinder *u = *userdata;
+	size_t len = strlen(name);
+	char path[PATH_MAX + 32];
+	struct stat st;
+	int fd;
+
+	/* The vDSO and unlinked files are read from the process's memory. */
+	if (!u || name[0] != '/' ||
+	    (len >= sizeof(deleted) - 1 && !strcmp(name + len - (sizeof(deleted) - 1), deleted)))
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+	proc__root_path(u->pid, name, path, sizeof(path));
+	/* Only regular files: opening or reading a mapped device may block. */
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	*file_name = strdup(path);
+	if (!*file_name) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static char *debuginfo_path; /* NULL: libdw's default, ":.debug:/usr/lib/debug" */
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct native_unwinder *u = arg;
+
+	if (*thread_argp || !u->tid)
+		return 0;
+	*thread_argp = u;
+	return u->tid;
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct native_unwinder *u = arg;
+
+	*thread_argp = u;
+	return u->tid && tid == u->tid;
+}
+
+static bool read_live(struct native_unwinder *u, uint64_t addr, Dwarf_Word *result)
+{
+	uint64_t page = addr & ~(uint64_t)(MEM_PAGE - 1);
+
+	if (addr - page > MEM_PAGE - sizeof(*result))
+		return !proc__read_mem(u->pid, addr, result, sizeof(*result));
+	if (!u->page_valid || u->page_addr != page) {
+		u->page_valid = !proc__read_mem(u->pid, page, u->page, MEM_PAGE);
+		u->page_addr = page;
+		if (!u->page_valid)
+			return false;
+	}
+	memcpy(result, u->page + (addr - page), sizeof(*result));
+	return true;
+}
+
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	struct native_unwinder *u = arg;
+
+	if (addr > UINT64_MAX - sizeof(*result))
+		return false;
+	if (u->stack && u->stack_len >= sizeof(*result) && addr >= u->stack_addr &&
+	    addr - u->stack_addr <= u->stack_len - sizeof(*result)) {
+		memcpy(result, u->stack + (addr - u->stack_addr), sizeof(*result));
+		return true;
+	}
+	return read_live(u, addr, result);
+}
+
+/* Hands libdw each run of consecutive known registers. */
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	struct native_unwinder *u = arg;
+	int first, i;
+
+	if (!(u->regs_known & (1u << DW_RIP)) || !(u->regs_known & (1u << DW_RSP)))
+		return false;
+	for (i = 0; i < DW_NREGS; i++) {
+		if (!(u->regs_known & (1u << i)))
+			continue;
+		first = i;
+		while (i + 1 < DW_NREGS && (u->regs_known & (1u << (i + 1))))
+			i++;
+		if (!dwfl_thread_state_registers(thread, first, i - first + 1, &u->regs[first]))
+			return false;
+	}
+	dwfl_thread_state_register_pc(thread, u->regs[DW_RIP]);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.get_thread = get_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+static void copy_name(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src);
+}
+
+static void symbolize(struct native_unwinder *u, Dwarf_Addr pc, bool activation,
+		      struct native_frame *f)
+{
+	/* A return address may be the first byte after the call's function. */
+	Dwarf_Addr at = activation ? pc : pc - 1;
+	const char *name, *base, *sym;
+	Dwfl_Module *mod;
+	GElf_Off off;
+	GElf_Sym s;
+
+	memset(f, 0, sizeof(*f));
+	f->ip = pc;
+	mod = dwfl_addrmodule(u->dwfl, at);
+	if (!mod)
+		return;
+	name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	if (name && !strncmp(name, "[vdso", 5)) {
+		copy_name(f->module, sizeof(f->module), "[vdso]");
+	} else if (name) {
+		base = strrchr(name, '/');
+		copy_name(f->module, sizeof(f->module), base ? base + 1 : name);
+	}
+	sym = dwfl_module_addrinfo(mod, at, &off, &s, NULL, NULL, NULL);
+	if (sym) {
+		/* .symtab spells versioned libc symbols "clock_nanosleep@GLIBC_2.2.5". */
+		snprintf(f->symbol, sizeof(f->symbol), "%.*s", (int)strcspn(sym, "@"), sym);
+		f->offset = off + (pc - at);
+	}
+}
+
+static int frame_cb(Dwfl_Frame *frame, void *arg)
+{
+	struct native_unwinder *u = arg;
+	struct native_stack *st = u->out;
+	bool activation, sp_known;
+	Dwarf_Word sp = 0;
+	Dwarf_Addr pc;
+
+	if (!dwfl_frame_pc(frame, &pc, &activation))
+		goto stop;
+	sp_known = dwfl_frame_reg(frame, DW_RSP, &sp) == 0;
+	if (st->n && sp_known && u->last_sp_known) {
+		/* Untrusted memory: a frame that does not move up the stack
+		 * (callers live above callees; a signal frame may come from
+		 * another stack) means the unwind is going in circles.
+		 */
+		if (sp == u->last_sp && pc == u->last_pc)
+			goto stop;
+		if (!activation && sp < u->last_sp)
+			goto stop;
+	}
+	if (st->n == NATIVE_STACK_DEPTH)
+		goto stop;
+	symbolize(u, pc, activation, &st->f[st->n++]);
+	u->last_pc = pc;
+	u->last_sp = sp;
+	u->last_sp_known = sp_known;
+	return DWARF_CB_OK;
+stop:
+	st->truncated = 1;
+	return DWARF_CB_ABORT;
+}
+
+static int unwind(struct native_unwinder *u, pid_t tid, struct native_stack *out)
+{
+	int ret;
+
+	out->n = 0;
+	out->truncated = 0;
+	u->tid = tid;
+	u->out = out;
+	u->page_valid = false;
+	u->last_sp_known = false;
+	ret = dwfl_getthread_frames(u->dwfl, tid, frame_cb, u);
+	if (ret == -1) {
+		gw_debug("native stack of %d/%d: %s after %u frames", u->pid, tid, dwfl_errmsg(-1),
+			 out->n);
+		out->truncated = 1;
+	}
+	u->tid = 0;
+	u->out = NULL;
+	u->stack = NULL;
+	u->regs_known = 0;
+	return out->n ? 0 : -EIO;
+}
+
+/* Whether tid is a thread of the process. */
+static bool has_thread(pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	if (tid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
+	return access(path, F_OK) == 0;
+}
+
+static bool pending_remove(struct native_unwinder *u, pid_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < u->n_pending; i++) {
+		if (u->pending[i] == tid) {
+			u->pending[i] = u->pending[--u->n_pending];
+			return true;
+		}
+	}
+	return false;
+}
+
+static int pending_add(struct native_unwinder *u, pid_t tid)
+{
+	pid_t *p;
+
+	if (u->n_pending == u->cap_pending) {
+		p = realloc(u->pending, (u->cap_pending * 2 + 4) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		u->pending = p;
+		u->cap_pending = u->cap_pending * 2 + 4;
+	}
+	u->pending[u->n_pending++] = tid;
+	return 0;
+}
+
+/* One look for the stop of a seized thread: 1 stopped (*sig: a signal it
+ * was about to get, to pass on at detach), 0 not yet, -ESRCH gone.
+ */
+static int poll_stop(pid_t tid, int *sig)
+{
+	int status;
+	pid_t r;
+
+	r = waitpid(tid, &status, __WALL | WNOHANG);
+	if (r == 0 || (r < 0 && errno == EINTR))
+		return 0;
+	if (r < 0 || !WIFSTOPPED(status))
+		return -ESRCH;
+	/* PTRACE_EVENT_STOP: our interrupt or a group-stop, which stays in
+	 * effect after detach; otherwise a signal-delivery-stop.
+	 */
+	*sig = (status >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
+	return 1;
+}
+
+static int wait_stop(pid_t tid, int *sig)
+{
+	uint64_t deadline = monotonic_ns() + STOP_TIMEOUT_NS;
+	struct timespec nap = {0, 20 * 1000};
+	int ret;
+
+	for (;;) {
+		ret = poll_stop(tid, sig);
+		if (ret)
+			return ret < 0 ? ret : 0;
+		if (monotonic_ns() >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 1000 * 1000)
+			nap.tv_nsec *= 2;
+	}
+}
+
+/* Detaches the threads whose late stop has come (or that are gone). A
+ * tracee can only be detached while stopped, so this is all we can do.
+ */
+static void reap_pending(struct native_unwinder *u)
+{
+	size_t i = 0;
+	int sig = 0, ret;
+
+	while (i < u->n_pending) {
+		pid_t tid = u->pending[i];
+
+		ret = poll_stop(tid, &sig);
+		if (ret == 0) {
+			i++;
+			continue;
+		}
+		if (ret > 0)
+			ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
+		u->pending[i] = u->pending[--u->n_pending];
+	}
+}
+
+int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_stack *out)
+{
+	struct user_regs_struct r;
+	int ret, sig = 0;
+
+	if (!u || !out)
+		return -EINVAL;
+	out->n = 0;
+	out->truncated = 0;
+	reap_pending(u);
+	if (!has_thread(u->pid, tid))
+		return -ESRCH;
+	/* Still seized from a call that timed out: its stop may come now. */
+	if (!pending_remove(u, tid)) {
+		if (ptrace(PTRACE_SEIZE, tid, NULL, NULL))
+			return -errno;
+		if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+			ret = -errno;
+			/* Only a thread that is gone can fail here. */
+			ptrace(PTRACE_DETACH, tid, NULL, NULL);
+			return ret;
+		}
+	}
+	ret = wait_stop(tid, &sig);
+	if (ret == -ETIMEDOUT) {
+		gw_debug("thread %d/%d did not stop within 100 ms", u->pid, tid);
+		if (pending_add(u, tid))
+			gw_debug("thread %d/%d stays seized until gilwatch exits", u->pid, tid);
+		return ret;
+	}
+	if (ret)
+		return ret;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
+		ret = -errno;
+		goto detach;
+	}
+	u->regs[DW_RAX] = r.rax;
+	u->regs[DW_RDX] = r.rdx;
+	u->regs[DW_RCX] = r.rcx;
+	u->regs[DW_RBX] = r.rbx;
+	u->regs[DW_RSI] = r.rsi;
+	u->regs[DW_RDI] = r.rdi;
+	u->regs[DW_RBP] = r.rbp;
+	u->regs[DW_RSP] = r.rsp;
+	u->regs[DW_R8] = r.r8;
+	u->regs[DW_R9] = r.r9;
+	u->regs[DW_R10] = r.r10;
+	u->regs[DW_R11] = r.r11;
+	u->regs[DW_R12] = r.r12;
+	u->regs[DW_R13] = r.r13;
+	u->regs[DW_R14] = r.r14;
+	u->regs[DW_R15] = r.r15;
+	u->regs[DW_RIP] = r.rip;
+	u->regs_known = (1u << DW_NREGS) - 1;
+	ret = unwind(u, tid, out);
+detach:
+	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig))
+		gw_debug("detaching thread %d/%d: %s", u->pid, tid, strerror(errno));
+	return ret;
+}
+
+int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct gw_user_regs *regs,
+			      const void *stack, size_t len, uint64_t stack_addr,
+			      struct native_stack *out)
+{
+	if (!u || !regs || !out || (!stack && len))
+		return -EINVAL;
+	out->n = 0;
+	out->truncated = 0;
+	u->regs[DW_RIP] = regs->ip;
+	u->regs[DW_RSP] = regs->sp;
+	u->regs[DW_RBP] = regs->bp;
+	u->regs[DW_RBX] = regs->bx;
+	u->regs[DW_R12] = regs->r12;
+	u->regs[DW_R13] = regs->r13;
+	u->regs[DW_R14] = regs->r14;
+	u->regs[DW_R15] = regs->r15;
+	u->regs_known = 1u << DW_RIP | 1u << DW_RSP | 1u << DW_RBP | 1u << DW_RBX |
+			1u << DW_R12 | 1u << DW_R13 | 1u << DW_R14 | 1u << DW_R15;
+	u->stack = stack;
+	u->stack_len = len;
+	u->stack_addr = stack_addr;
+	return unwind(u, tid ? tid : u->pid, out);
+}
+
+/* Everything an unwind may need is loaded here, so that nothing slow
+ * happens while a thread is stopped.
+ */
+static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+			  void *arg)
+{
+	Dwarf_Addr bias;
+
+	*userdata = arg; /* find_elf's way to the pid */
+	/* Data files (locales, caches) are mapped too: not ELF, nothing to load. */
+	if (!dwfl_module_getelf(mod, &bias))
+		return DWARF_CB_OK;
+	dwfl_module_eh_cfi(mod, &bias);
+	dwfl_module_dwarf_cfi(mod, &bias);
+	dwfl_module_getsymtab(mod);
+	return DWARF_CB_OK;
+}
+
+int native_unwinder__refresh(struct native_unwinder *u)
+{
+	int ret, end;
+
+	if (!u)
+		return -EINVAL;
+	reap_pending(u);
+	dwfl_report_begin(u->dwfl);
+	ret = dwfl_linux_proc_report(u->dwfl, u->pid);
+	end = dwfl_report_end(u->dwfl, NULL, NULL);
+	if (ret > 0)
+		return ret == ENOENT ? -ESRCH : -ret;
+	if (ret < 0 || end) {
+		gw_debug("native stacks: reporting modules of %d: %s", u->pid, dwfl_errmsg(-1));
+		return -ENOMEM;
+	}
+	dwfl_getmodules(u->dwfl, prepare_module, u, 0);
+	return 0;
+}
+
+int native_unwinder__new(pid_t pid, struct native_unwinder **out)
+{
+	struct native_unwinder *u;
+	int ret;
+
+	if (!out || pid <= 0)
+		return -EINVAL;
+	*out = NULL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->pid = pid;
+	elf_version(EV_CURRENT);
+	memcpy(u->arch_ehdr.e_ident, ELFMAG, SELFMAG);
+	u->arch_ehdr.e_ident[EI_CLASS] = ELFCLASS64;
+	u->arch_ehdr.e_ident[EI_DATA] = ELFDATA2LSB;
+	u->arch_ehdr.e_ident[EI_VERSION] = EV_CURRENT;
+	u->arch_ehdr.e_type = ET_CORE;
+	u->arch_ehdr.e_machine = EM_X86_64;
+	u->arch_ehdr.e_version = EV_CURRENT;
+	u->arch_ehdr.e_ehsize = sizeof(u->arch_ehdr);
+	u->arch_elf = elf_memory((char *)&u->arch_ehdr, sizeof(u->arch_ehdr));
+	u->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!u->arch_elf || !u->dwfl) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	/* Attached once, for good: the callbacks read the request in flight. */
+	if (!dwfl_attach_state(u->dwfl, u->arch_elf, pid, &thread_callbacks, u)) {
+		gw_debug("native stacks: %s", dwfl_errmsg(-1));
+		ret = -EINVAL;
+		goto fail;
+	}
+	ret = native_unwinder__refresh(u);
+	if (ret)
+		goto fail;
+	*out = u;
+	return 0;
+fail:
+	native_unwinder__free(u);
+	return ret;
+}
+
+void native_unwinder__free(struct native_unwinder *u)
+{
+	if (!u)
+		return;
+	reap_pending(u);
+	if (u->dwfl)
+		dwfl_end(u->dwfl);
+	if (u->arch_elf)
+		elf_end(u->arch_elf);
+	free(u->pending);
+	free(u);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Native (C) stacks of the threads of another process, unwound with CFI
+ * (.eh_frame/.debug_frame) by libdw and symbolized from .symtab/.dynsym,
+ * separate debuginfo or .gnu_debugdata.
+ */
+#ifndef GW_NATIVE_STACK_H
+#define GW_NATIVE_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gilwatch.h"
+
+#define NATIVE_STACK_DEPTH 48
+
+struct native_frame {
+	uint64_t ip;	 /* raw pc; return addresses are looked up at ip - 1 */
+	uint64_t offset; /* ip - symbol start, when the symbol is known */
+	char symbol[96]; /* "" if unknown */
+	char module[64]; /* basename of the ELF file, "" if unknown */
+};
+
+struct native_stack {
+	unsigned n;
+	int truncated; /* depth limit hit, or unwinding stopped on an error before the outermost frame */
+	struct native_frame f[NATIVE_STACK_DEPTH];
+};
+
+/* One per watched process: a Dwfl with its modules, loaded once and kept.
+ * Not thread-safe, and ptrace ties a stopped thread to the thread that
+ * stopped it: use an unwinder from one thread only.
+ */
+struct native_unwinder;
+
+/* Reports and loads (ELF, CFI, symbols) every module mapped in pid now:
+ * the slow part, done before any thread is stopped. -ESRCH if pid is gone.
+ */
+int native_unwinder__new(pid_t pid, struct native_unwinder **out);
+/* Re-reads the process's mappings (new libraries dlopen'ed since); modules
+ * still mapped at the same place keep what was loaded.
+ */
+int native_unwinder__refresh(struct native_unwinder *u);
+void native_unwinder__free(struct native_unwinder *u);
+
+/* A live thread, stopped only for the moment of the unwind: PTRACE_SEIZE +
+ * PTRACE_INTERRUPT (never SIGSTOP, which would stop the target if we died
+ * half-way), registers, unwind, PTRACE_DETACH; an interrupted system call
+ * is restarted by the kernel. -ETIMEDOUT if the thread does not stop within
+ * ~100 ms (uninterruptible sleep): it stays seized and is detached by a later
+ * call once it stops. -ESRCH if tid is not a thread of the process.
+ */
+int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_stack *out);
+/* From registers and a copy of the stack taken elsewhere (a BPF program at
+ * an event): reads outside [stack_addr, stack_addr + len) fall back to the
+ * live process, which may be gone (the unwind then stops there, truncated).
+ * Only ip, sp, bp, bx and r12-r15 are known.
+ */
+int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct gw_user_regs *regs,
+			      const void *stack, size_t len, uint64_t stack_addr,
+			      struct native_stack *out);
+
+#endif

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "stack_collector.h"
+
+int stack_collector__init(struct stack_collector *c, const struct gw_target *t)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	err = py_reader__init(&c->py, &t->build.layout, t->code_type, mem_source__process(t->pid));
+	if (err)
+		return err;
+	c->native_err = native_unwinder__new(t->pid, &c->native);
+	if (c->native_err)
+		c->native = NULL;
+	c->nthreads = target__threads(t, c->threads, STACK_COLLECTOR_THREADS);
+	return 0;
+}
+
+void stack_collector__destroy(struct stack_collector *c)
+{
+	py_reader__destroy(&c->py);
+	if (c->native)
+		native_unwinder__free(c->native);
+	c->native = NULL;
+}
+
+void stack_collector__refresh(struct stack_collector *c)
+{
+	c->nthreads = target__threads(c->t, c->threads, STACK_COLLECTOR_THREADS);
+	if (c->native)
+		native_unwinder__refresh(c->native);
+}
+
+uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid)
+{
+	int i;
+
+	for (i = 0; i < c->nthreads; i++) {
+		if (c->threads[i].tid == tid)
+			return c->threads[i].tstate;
+	}
+	return 0;
+}
+
+void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out)
+{
+	uint64_t tstate = stack_collector__tstate(c, tid), frame = 0;
+
+
+	if (!tstate) { /* started since the last look */
+		c->nthreads = target__threads(c->t, c->threads, STACK_COLLECTOR_THREADS);
+		tstate = stack_collector__tstate(c, tid);
+	}
+	out->py.n = out->py.truncated = 0;
+	out->native.n = out->native.truncated = 0;
+	if (!tstate)
+		out->py_err = -ENOENT;
+	else if (!(out->py_err = py_reader__current_frame(&c->py, tstate, &frame)))
+		out->py_err = py_reader__stack(&c->py, frame, &out->py);
+	out->native_err =
+	    c->native ? native_unwinder__thread(c->native, tid, &out->native) : c->native_err;
+}
+
+bool thread_stacks__native_has(const struct thread_stacks *s, const char *const *names)
+{
+	unsigned i;
+	size_t j;
+
+	for (i = 0; i < s->native.n; i++) {
+		for (j = 0; names[j]; j++) {
+			if (!strcmp(s->native.f[i].symbol, names[j]))
+				return true;
+		}
+	}
+	return false;
+}

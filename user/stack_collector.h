@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Python and native stacks of any thread of one watched process, read on
+ * demand (a report, `dump`): the thread-state list maps OS threads to
+ * Python thread states; the unwinder keeps the process's modules loaded.
+ */
+#ifndef GW_STACK_COLLECTOR_H
+#define GW_STACK_COLLECTOR_H
+
+#include "native_stack.h"
+#include "py_stack.h"
+#include "target.h"
+
+#define STACK_COLLECTOR_THREADS 1024
+
+/* Both stacks of one thread; an error leaves that stack empty. */
+struct thread_stacks {
+	int py_err;	/* -ENOENT: the thread runs no Python code */
+	int native_err; /* -EPERM, -ETIMEDOUT, ... */
+	struct py_stack py;
+	struct native_stack native;
+};
+
+struct stack_collector {
+	const struct gw_target *t;
+	struct py_reader py;
+	struct native_unwinder *native; /* NULL: see native_err */
+	int native_err;
+	struct target_thread threads[STACK_COLLECTOR_THREADS];
+	int nthreads;
+};
+
+/* t must outlive the collector. Native stacks may be unavailable (then
+ * native_err says why); Python stacks need only the layout. -ENOMEM.
+ */
+int stack_collector__init(struct stack_collector *c, const struct gw_target *t);
+void stack_collector__destroy(struct stack_collector *c);
+/* Re-reads the thread-state list and the process's modules. */
+void stack_collector__refresh(struct stack_collector *c);
+/* The Python thread state of OS thread tid, 0 if none. */
+uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid);
+void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out);
+/* True if a frame of the native stack is one of the NULL-terminated names. */
+bool thread_stacks__native_has(const struct thread_stacks *s, const char *const *names);
+
+#endif

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exit_codes.h"
+#include "log.h"
+#include "proc.h"
+#include "target_open.h"
+
+/* A process that just started may not have mapped libpython or created its
+ * GIL yet: look again for this long.
+ */
+#define STARTUP_GRACE_S 1.0
+#define STARTUP_RETRY_US 50000
+
+/* Maps target__open()'s errors to one line and an exit code. */
+static int explain_open_error(const struct gw_target *t, pid_t pid, int err)
+{
+	switch (err) {
+	case -ESRCH:
+		gw_err("no process with pid %d", pid);
+		return GW_EXIT_NO_PROCESS;
+	case -ECHILD:
+		gw_err("%d is a thread of process %d: use --pid %d", pid, t->tgid, t->tgid);
+		return GW_EXIT_USAGE;
+	case -ENOEXEC:
+		gw_err("pid %d (%s) is not a CPython process", pid, t->comm);
+		return GW_EXIT_NOT_PYTHON;
+	case -EPROTONOSUPPORT:
+		gw_err("pid %d (%s): python %s (%s) is not supported; gilwatch supports "
+		       "CPython 3.10 to 3.13",
+		       pid, t->comm, t->build.version, t->python_path);
+		return GW_EXIT_UNSUPPORTED;
+	case -ENOENT:
+		gw_err("pid %d (%s): cannot tell the Python version of %s", pid, t->comm,
+		       t->python_path);
+		return GW_EXIT_UNSUPPORTED;
+	default:
+		gw_err("cannot inspect pid %d: %s", pid, strerror(-err));
+		return GW_EXIT_ERROR;
+	}
+}
+
+static bool still_starting(const struct gw_target *t, int err)
+{
+	double age = proc__age_s(t->pid);
+
+	if (age < 0 || age > STARTUP_GRACE_S)
+		return false;
+	/* Seen while ld.so is still mapping libraries: no libpython yet, or
+	 * libpython but no libc, or an interpreter that has no GIL yet.
+	 */
+	return err == -ENOEXEC || (!err && (!t->gil || t->sym_err[PY_PROBE_GIL_WAIT]));
+}
+
+/* target__open(), with a grace period for processes still starting up. */
+int target__open_for_user(struct gw_target *t, pid_t pid)
+{
+	int err;
+
+	while ((err = target__open(t, pid)), still_starting(t, err))
+		usleep(STARTUP_RETRY_US);
+	return err ? explain_open_error(t, pid, err) : GW_EXIT_OK;
+}
+

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+#include <stdio.h>
+#include <string.h>
+
+#include "proc.h"
+#include "thread_state_infer.h"
+
+/* glibc's pthread_cond_t: the futex words a waiter sleeps on lie inside. */
+#define PTHREAD_COND_SIZE 48
+
+/* C functions that hold HEAD_LOCK while they call out (3.10-3.12). */
+static const char *const head_lock_holders[] = {
+    "_PyThread_CurrentFrames", "_PyThread_CurrentExceptions", "tstate_delete_common",
+    "new_threadstate", "_PyThreadState_DeleteExcept", NULL};
+static const char *const gc_functions[] = {"gc_collect_main", "gc_collect_with_callback",
+					   "gc_collect_region", "_PyGC_Collect", NULL};
+static const char *const gil_waits[] = {"take_gil", NULL};
+static const char *const lock_waits[] = {"PyThread_acquire_lock_timed", "sem_wait",
+					 "sem_clockwait", "sem_timedwait", NULL};
+
+static bool head_lock_taken(const struct gw_target *t, uint64_t sem)
+{
+	uint32_t value = 1;
+
+	/* glibc's new_sem keeps the count in the low word of its first field. */
+	return sem && !proc__read_mem(t->pid, sem, &value, sizeof(value)) && value == 0;
+}
+
+static bool gc_running(const struct gw_target *t)
+{
+	const struct python_layout *l = &t->build.layout;
+	uint64_t interp = 0;
+	int collecting = 0;
+
+	return t->runtime && l->interp_gc_collecting &&
+	       !proc__read_mem(t->pid, t->runtime + l->runtime_interp_head, &interp,
+			       sizeof(interp)) &&
+	       interp &&
+	       !proc__read_mem(t->pid, interp + l->interp_gc_collecting, &collecting,
+			       sizeof(collecting)) &&
+	       collecting;
+}
+
+void thread_state__infer(const struct gw_target *t, struct thread_view *v,
+			 const struct thread_stacks *s, struct inferred_state *out)
+{
+	uint64_t cond = t->gil ? t->gil + t->build.layout.gil_cond : 0;
+	bool named = false;
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	out->head_lock = target__head_lock(t);
+	for (i = 0; i < s->native.n && !named; i++)
+		named = s->native.f[i].symbol[0] != '\0';
+	if (v->activity == TV_FUTEX) {
+		if ((cond && v->lock >= cond && v->lock < cond + PTHREAD_COND_SIZE) ||
+		    thread_stacks__native_has(s, gil_waits))
+			v->activity = TV_GIL_WAIT;
+		else if ((out->head_lock && v->lock == out->head_lock) ||
+			 thread_stacks__native_has(s, lock_waits))
+			v->activity = TV_LOCK_WAIT;
+	}
+	out->holds_head_lock =
+	    head_lock_taken(t, out->head_lock) && thread_stacks__native_has(s, head_lock_holders) &&
+	    !(v->activity == TV_LOCK_WAIT && v->lock == out->head_lock);
+	/* Without C symbols, the collection runs in the GIL holder. */
+	out->in_gc = gc_running(t) && (named ? thread_stacks__native_has(s, gc_functions)
+					     : v->activity == TV_HOLDS_GIL);
+}
+
+const char *thread_state__describe(const struct thread_view *v, const struct inferred_state *st,
+				   char *buf, size_t len)
+{
+	char base[96];
+
+	thread_view__describe(v, st->head_lock, base, sizeof(base));
+	snprintf(buf, len, "%s%s%s", base, st->holds_head_lock ? ", holds HEAD_LOCK" : "",
+		 st->in_gc ? ", in GC" : "");
+	return buf;
+}
+
+void thread_state__json(struct json_writer *w, const struct thread_view *v,
+			const struct inferred_state *st)
+{
+	char buf[32];
+
+	jw_array_begin(w, "holds");
+	if (v->activity == TV_HOLDS_GIL)
+		jw_str(w, NULL, "GIL");
+	if (st->holds_head_lock)
+		jw_str(w, NULL, "HEAD_LOCK");
+	jw_array_end(w);
+	if (v->activity == TV_GIL_WAIT) {
+		jw_str(w, "waits_for", "GIL");
+	} else if (v->activity == TV_LOCK_WAIT) {
+		if (v->lock == st->head_lock)
+			jw_str(w, "waits_for", "HEAD_LOCK");
+		else {
+			snprintf(buf, sizeof(buf), "lock 0x%llx", (unsigned long long)v->lock);
+			jw_str(w, "waits_for", buf);
+		}
+	}
+	if (st->in_gc)
+		jw_bool(w, "in_gc", true);
+	if (v->syscall >= 0)
+		jw_str(w, "syscall", syscall_name(v->syscall, buf, sizeof(buf)));
+}
