@@ -57,6 +57,10 @@ struct native_unwinder {
 	Dwarf_Addr last_pc;
 	Dwarf_Word last_sp;
 	bool last_sp_known;
+	/* libdw takes an unreadable return address for the outermost frame:
+	 * a failed read while unwinding the last frame means we stopped early.
+	 */
+	bool read_failed;
 	/* Unwinding reads a few words per frame, mostly from the same pages. */
 	uint64_t page_addr;
 	bool page_valid;
@@ -146,14 +150,19 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 {
 	struct native_unwinder *u = arg;
 
-	if (addr > UINT64_MAX - sizeof(*result))
+	if (addr > UINT64_MAX - sizeof(*result)) {
+		u->read_failed = true;
 		return false;
+	}
 	if (u->stack && u->stack_len >= sizeof(*result) && addr >= u->stack_addr &&
 	    addr - u->stack_addr <= u->stack_len - sizeof(*result)) {
 		memcpy(result, u->stack + (addr - u->stack_addr), sizeof(*result));
 		return true;
 	}
-	return read_live(u, addr, result);
+	if (read_live(u, addr, result))
+		return true;
+	u->read_failed = true;
+	return false;
 }
 
 /* Hands libdw each run of consecutive known registers. */
@@ -227,6 +236,7 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	Dwarf_Word sp = 0;
 	Dwarf_Addr pc;
 
+	u->read_failed = false;
 	if (!dwfl_frame_pc(frame, &pc, &activation))
 		goto stop;
 	sp_known = dwfl_frame_reg(frame, DW_RSP, &sp) == 0;
@@ -262,9 +272,14 @@ static int unwind(struct native_unwinder *u, pid_t tid, struct native_stack *out
 	u->out = out;
 	u->page_valid = false;
 	u->last_sp_known = false;
+	u->read_failed = false;
 	ret = dwfl_getthread_frames(u->dwfl, tid, frame_cb, u);
 	if (ret == -1) {
 		gw_debug("native stack of %d/%d: %s after %u frames", u->pid, tid, dwfl_errmsg(-1),
+			 out->n);
+		out->truncated = 1;
+	} else if (ret == 0 && u->read_failed) {
+		gw_debug("native stack of %d/%d: unreadable stack after %u frames", u->pid, tid,
 			 out->n);
 		out->truncated = 1;
 	}
@@ -443,6 +458,8 @@ int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct
 		return -EINVAL;
 	out->n = 0;
 	out->truncated = 0;
+	if (!regs->ip || !regs->sp)
+		return -EINVAL;
 	u->regs[DW_RIP] = regs->ip;
 	u->regs[DW_RSP] = regs->sp;
 	u->regs[DW_RBP] = regs->bp;

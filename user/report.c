@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "detect.h"
@@ -13,6 +14,28 @@ uint64_t report__now_ns(const struct report *r)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+const struct thread_stacks *report__stacks(struct report *r, const struct gw_target *t, pid_t tid)
+{
+	struct stack_collector *c;
+
+	if (!r->stacks || !r->stack_buf)
+		return NULL;
+	if (t == r->target) {
+		stack_collector__collect(r->stacks, tid, r->stack_buf);
+		return r->stack_buf;
+	}
+	/* A child: rare (its stall report), so no collector is kept for it. */
+	c = malloc(sizeof(*c));
+	if (!c || stack_collector__init(c, t)) {
+		free(c);
+		return NULL;
+	}
+	stack_collector__collect(c, tid, r->stack_buf);
+	stack_collector__destroy(c);
+	free(c);
+	return r->stack_buf;
 }
 
 void report__attach(struct report *r, const struct gw_attachment *a)

@@ -14,6 +14,7 @@
 #include "forks.h"
 #include "lock_order.h"
 #include "stall.h"
+#include "stack_collector.h"
 #include "wait_graph.h"
 
 struct report {
@@ -23,7 +24,15 @@ struct report {
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	const struct gw_target *target;
 	unsigned int frames_lines; /* text: frame-collection lines this refresh */
+	/* Stacks for deadlock, stall and hazard reports; NULL: none. */
+	struct stack_collector *stacks;
+	struct thread_stacks *stack_buf;
 };
+
+/* Python and native stacks of thread tid of t now (t: the watched process
+ * or a child of it), in a buffer the next call reuses; NULL if unavailable.
+ */
+const struct thread_stacks *report__stacks(struct report *r, const struct gw_target *t, pid_t tid);
 
 void report__attach(struct report *r, const struct gw_attachment *a);
 void report__event(struct report *r, const struct gw_event *e);

@@ -4,6 +4,7 @@
 #include "json_writer.h"
 #include "proc.h"
 #include "report.h"
+#include "report_stack.h"
 
 static const char *const frames_api_names[GW_FRAMES_APIS] = {"current_frames",
 							     "current_exceptions"};
@@ -174,6 +175,15 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 	jw_line_end(&w);
 }
 
+static void write_stacks(struct report *r, struct json_writer *w, const struct gw_target *t,
+			 pid_t tid)
+{
+	const struct thread_stacks *s = report__stacks(r, t, tid);
+
+	if (s)
+		report_stack__json(w, s);
+}
+
 void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
 {
 	char held[32], name[32], text[1024], comm[GW_COMM_LEN];
@@ -199,6 +209,7 @@ void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 		jw_str(&w, "waits_for", detector__lock_name(m->kind, m->addr, name, sizeof(name)));
 		jw_u64(&w, "held_by", m->holder);
 		jw_u64(&w, "waiting_ns", now_ns - m->since_ns);
+		write_stacks(r, &w, r->target, m->tid);
 		jw_object_end(&w);
 	}
 	jw_array_end(&w);
@@ -221,12 +232,15 @@ void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e
 	jw_u64(&w, "generation", e->arg);
 	jw_u64(&w, "count", count);
 	jw_str(&w, "python_version", r->target->build.version);
+	write_stacks(r, &w, r->target, e->tid);
 	jw_str(&w, "remedy", gc_in_frames_remedy);
 	jw_line_end(&w);
 }
 
-static void write_views(struct json_writer *w, const char *key, const struct thread_view *v,
-			size_t n, uint64_t head_lock, uint64_t now_ns)
+/* t: whose threads these are, for their stacks (NULL: none). */
+static void write_views(struct report *r, struct json_writer *w, const char *key,
+			const struct gw_target *t, const struct thread_view *v, size_t n,
+			uint64_t head_lock, uint64_t now_ns)
 {
 	char state[96];
 	size_t i;
@@ -239,6 +253,8 @@ static void write_views(struct json_writer *w, const char *key, const struct thr
 		jw_str(w, "state", thread_view__describe(&v[i], head_lock, state, sizeof(state)));
 		if (v[i].since_ns && now_ns > v[i].since_ns)
 			jw_u64(w, "waiting_ns", now_ns - v[i].since_ns);
+		if (t)
+			write_stacks(r, w, t, v[i].tid);
 		jw_object_end(w);
 	}
 	jw_array_end(w);
@@ -255,7 +271,8 @@ void report_json__stall(struct report *r, const struct stall *st, uint64_t head_
 	jw_u64(&w, "stalled_ns", st->stalled_ns);
 	if (st->rule == STALL_GIL_HELD)
 		jw_u64(&w, "gil_holder", st->holder);
-	write_views(&w, "threads", st->views, st->n, head_lock, now);
+	write_views(r, &w, "threads", child ? &child->target : r->target, st->views, st->n,
+		    head_lock, now);
 	if (child) {
 		jw_object_begin(&w, "forked_from");
 		jw_u64(&w, "pid", r->target->pid);
@@ -266,7 +283,7 @@ void report_json__stall(struct report *r, const struct stall *st, uint64_t head_
 		jw_object_end(&w);
 		jw_object_begin(&w, "parent");
 		jw_u64(&w, "pid", r->target->pid);
-		write_views(&w, "threads", parent, nparent, head_lock, now);
+		write_views(r, &w, "threads", r->target, parent, nparent, head_lock, now);
 		jw_object_end(&w);
 	}
 	jw_line_end(&w);
@@ -281,7 +298,8 @@ void report_json__fork_hazard(struct report *r, const struct fork_record *f, uin
 	jw_u64(&w, "tid", f->forking_tid);
 	jw_u64(&w, "child_pid", f->child);
 	jw_u64(&w, "threads_at_fork", f->threads);
-	write_views(&w, "threads", f->views, f->n, head_lock, f->time_ns);
+	/* Stacks would be read after the fork: the views say what mattered. */
+	write_views(r, &w, "threads", NULL, f->views, f->n, head_lock, f->time_ns);
 	jw_str(&w, "remedy", fork_remedy);
 	jw_line_end(&w);
 }

@@ -4,6 +4,7 @@
 #include "detect.h"
 #include "proc.h"
 #include "report.h"
+#include "report_stack.h"
 
 #define TEXT_MAX_FRAMES_LINES 5
 
@@ -129,6 +130,14 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 	fflush(r->out);
 }
 
+static void print_stacks(struct report *r, const struct gw_target *t, pid_t tid)
+{
+	const struct thread_stacks *s = report__stacks(r, t, tid);
+
+	if (s)
+		report_stack__text(r->out, s, "      ");
+}
+
 void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
 {
 	char held[32], name[32], d[32], comm[GW_COMM_LEN];
@@ -145,6 +154,7 @@ void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 			m->tid, comm, report__held(c, i, held, sizeof(held)),
 			fmt_ns(d, sizeof(d), now_ns - m->since_ns),
 			detector__lock_name(m->kind, m->addr, name, sizeof(name)), m->holder);
+		print_stacks(r, r->target, m->tid);
 	}
 	fflush(r->out);
 }
@@ -155,17 +165,23 @@ void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e
 		"\n!! HAZARD gc-in-frame-collection in pid %d, thread %u (gen%u collection; %llu "
 		"so far): %s\n",
 		r->target->pid, e->tid, e->arg, (unsigned long long)count, gc_in_frames_remedy);
+	print_stacks(r, r->target, e->tid);
 	fflush(r->out);
 }
 
-static void print_views(struct report *r, const struct thread_view *v, size_t n, uint64_t head_lock)
+/* t: whose threads these are, for their stacks (NULL: none). */
+static void print_views(struct report *r, const struct gw_target *t, const struct thread_view *v,
+			size_t n, uint64_t head_lock)
 {
 	char state[96];
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		fprintf(r->out, "   thread %u (%s) %s\n", v[i].tid, v[i].name,
 			thread_view__describe(&v[i], head_lock, state, sizeof(state)));
+		if (t)
+			print_stacks(r, t, v[i].tid);
+	}
 }
 
 void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock,
@@ -179,14 +195,14 @@ void report_text__stall(struct report *r, const struct stall *st, uint64_t head_
 	if (st->rule == STALL_GIL_HELD)
 		fprintf(r->out, "   thread %d holds the GIL without a handoff while others wait\n",
 			st->holder);
-	print_views(r, st->views, st->n, head_lock);
+	print_views(r, child ? &child->target : r->target, st->views, st->n, head_lock);
 	if (child) {
 		fprintf(r->out,
 			"   forked by thread %u of pid %d, which had %u threads: the other %u did "
 			"not come along\n   parent pid %d:\n",
 			child->forking_tid, r->target->pid, child->parent_threads,
 			child->parent_threads ? child->parent_threads - 1 : 0, r->target->pid);
-		print_views(r, parent, nparent, head_lock);
+		print_views(r, r->target, parent, nparent, head_lock);
 	}
 	fflush(r->out);
 }
@@ -197,7 +213,7 @@ void report_text__fork_hazard(struct report *r, const struct fork_record *f, uin
 		"\n!! HAZARD fork-with-threads in pid %d: thread %u forked child %u while the "
 		"process had %u threads: %s\n",
 		r->target->pid, f->forking_tid, f->child, f->threads, fork_remedy);
-	print_views(r, f->views, f->n, head_lock);
+	print_views(r, NULL, f->views, f->n, head_lock);
 	fflush(r->out);
 }
 

@@ -52,7 +52,13 @@ void thread_state__infer(const struct gw_target *t, struct thread_view *v,
 	out->head_lock = target__head_lock(t);
 	for (i = 0; i < s->native.n && !named; i++)
 		named = s->native.f[i].symbol[0] != '\0';
-	if (v->activity == TV_FUTEX) {
+	/* The GIL holder blocked on a lock: the other half of an inversion. */
+	if (v->activity == TV_HOLDS_GIL && v->lock &&
+	    ((out->head_lock && v->lock == out->head_lock) ||
+	     thread_stacks__native_has(s, lock_waits))) {
+		out->holds_gil = true;
+		v->activity = TV_LOCK_WAIT;
+	} else if (v->activity == TV_FUTEX) {
 		if ((cond && v->lock >= cond && v->lock < cond + PTHREAD_COND_SIZE) ||
 		    thread_stacks__native_has(s, gil_waits))
 			v->activity = TV_GIL_WAIT;
@@ -74,7 +80,8 @@ const char *thread_state__describe(const struct thread_view *v, const struct inf
 	char base[96];
 
 	thread_view__describe(v, st->head_lock, base, sizeof(base));
-	snprintf(buf, len, "%s%s%s", base, st->holds_head_lock ? ", holds HEAD_LOCK" : "",
+	snprintf(buf, len, "%s%s%s%s", st->holds_gil ? "holds the GIL, " : "", base,
+		 st->holds_head_lock ? ", holds HEAD_LOCK" : "",
 		 st->in_gc ? ", in GC" : "");
 	return buf;
 }
@@ -85,7 +92,7 @@ void thread_state__json(struct json_writer *w, const struct thread_view *v,
 	char buf[32];
 
 	jw_array_begin(w, "holds");
-	if (v->activity == TV_HOLDS_GIL)
+	if (v->activity == TV_HOLDS_GIL || st->holds_gil)
 		jw_str(w, NULL, "GIL");
 	if (st->holds_head_lock)
 		jw_str(w, NULL, "HEAD_LOCK");

@@ -54,6 +54,9 @@ struct watch {
 	struct order_cycle order_found;
 	struct thread_view child_views[GW_MAX_VIEWS];
 	struct thread_view views[GW_MAX_VIEWS];
+	struct stack_collector stacks;
+	struct thread_stacks stack_buf;
+	int stacks_ready;
 	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
 	int target_exited;
 };
@@ -293,6 +296,8 @@ static void teardown(struct watch *w)
 	if (w->skel)
 		attach__detach(w->skel, &w->target, &w->attachment);
 	ring_buffer__free(w->rb);
+	if (w->stacks_ready)
+		stack_collector__destroy(&w->stacks);
 	for (i = 0; i < sizeof(w->tp_links) / sizeof(w->tp_links[0]); i++)
 		bpf_link__destroy(w->tp_links[i]);
 	gilwatch_bpf__destroy(w->skel);
@@ -327,6 +332,12 @@ int watch__run(const struct watch_opts *opts)
 					    .deep = opts->deep,
 					    .realtime_offset_ns = realtime_offset_ns(),
 					    .target = &w->target};
+		/* Modules are loaded now, not while a frozen process waits. */
+		w->stacks_ready = !stack_collector__init(&w->stacks, &w->target);
+		if (w->stacks_ready) {
+			w->report.stacks = &w->stacks;
+			w->report.stack_buf = &w->stack_buf;
+		}
 		detector__init(&w->detector, &w->target, (uint64_t)(opts->deadlock_after_s * 1e9),
 			       opts->deep);
 		stall__init(&w->stall, (uint64_t)(opts->stall_after_s * 1e9));

@@ -129,11 +129,13 @@ class Watch:
         finally:
             self.close()
 
-    def run_until(self, kind, within):
+    def run_until(self, kind, within, on_found=None):
         """For targets that never finish: lets the target go, reads events until
-        one of `kind` (returned) or `within` seconds (None). Then stops gilwatch
-        with SIGINT, which must detach and exit 0 within 5 s even from a frozen
-        target, and kills the target. Returns (event or None, events, facts)."""
+        one of `kind` (returned) or `within` seconds (None); on_found(event,
+        target pid) runs then, while the target is still in that state. Then
+        stops gilwatch with SIGINT, which must detach and exit 0 within 5 s even
+        from a frozen target, and kills the target. Returns (event or None,
+        events, facts)."""
         try:
             self._start()
             found, deadline = None, time.monotonic() + within
@@ -143,6 +145,8 @@ class Watch:
                     break
                 if ev["event"] == kind:
                     found = ev
+            if found is not None and on_found is not None:
+                on_found(found, self.target.pid)
             self.watch.send_signal(signal.SIGINT)
             self.stderr = self._finish(5)
             return found, self.events, self._facts()
@@ -165,6 +169,39 @@ class Watch:
                 p.kill()
                 p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def dump(gilwatch, pid, *args, timeout=10):
+    """`gilwatch dump --json` of pid: the parsed record, threads by tid."""
+    out = subprocess.run([gilwatch, "dump", "--pid", str(pid), "--json", *args],
+                         capture_output=True, text=True, timeout=timeout)
+    check(out.returncode == 0, "dump exited %d: %s" % (out.returncode, out.stderr.strip()))
+    lines = out.stdout.splitlines()
+    check(len(lines) == 1, "dump printed %d lines" % len(lines))
+    record = json.loads(lines[0])
+    return record, {t["tid"]: t for t in record["threads"]}
+
+
+def marker_line(script, marker):
+    """Line number of the line that ends with `# marker` in a target script."""
+    with open(os.path.join(TARGETS, script)) as f:
+        for n, line in enumerate(f, 1):
+            if line.rstrip().endswith("# " + marker):
+                return n
+    raise Failure("no marker %s in %s" % (marker, script))
+
+
+def functions(stack):
+    return [f.get("function", "??") for f in stack]
+
+
+def task_state(pid, tid):
+    """One-letter state of a task from /proc (S, R, t, ...), '' if gone."""
+    try:
+        with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
 
 
 def events_of(events, kind):

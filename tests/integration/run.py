@@ -6,13 +6,18 @@ BPF program that does not load fails the suite.
 """
 import argparse
 import functools
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 
-from harness import (SUPPORTED, UNSUPPORTED, TARGETS, Failure, Watch, check, events_of,
-                     fail_loudly, probes_left_behind, run_tests, summary_of)
+from harness import (SUPPORTED, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
+                     fail_loudly, functions, marker_line, probes_left_behind, run_tests,
+                     summary_of, task_state)
 
 GILWATCH = None
 
@@ -326,6 +331,82 @@ def test_benign(python, label, *args):
     check(facts["tasks"] > 0, "no work done")
 
 
+def start_call_chain(python, tmp):
+    """Starts targets/call_chain.py; returns (process, facts) once it is ready."""
+    done, facts_path = os.path.join(tmp, "done"), os.path.join(tmp, "facts.json")
+    target = subprocess.Popen([python, os.path.join(TARGETS, "call_chain.py"), done,
+                               facts_path], stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not os.path.exists(facts_path):
+        check(time.monotonic() < deadline and target.poll() is None, "call_chain did not start")
+        time.sleep(0.02)
+    with open(facts_path) as f:
+        return target, json.load(f)
+
+
+def test_dump_call_chain(python, label):
+    """dump: the worker's Python stack is exactly what CPython says it is, with
+    a -> b -> c at their marked lines; native stacks reach the lock wait and
+    the sleep; the dumped threads run on normally afterwards."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-dump-")
+    target, facts = start_call_chain(python, tmp)
+    try:
+        rec, threads = dump(GILWATCH, target.pid)
+        check(rec["python_version"].startswith(label[:4]), "version %s" % rec["python_version"])
+        worker, main = threads.get(facts["worker_tid"]), threads.get(facts["main_tid"])
+        check(worker and main, "threads %s, facts %s" % (list(threads), facts))
+        got = [{k: f.get(k) for k in ("function", "file", "line")} for f in worker["python_stack"]]
+        check(got == facts["worker"], "worker stack\n got %s\nwant %s" % (got, facts["worker"]))
+        script = os.path.join(TARGETS, "call_chain.py")
+        chain = [(f["function"], f["line"]) for f in got if f["file"] == script]
+        run = "Worker.run" if label[:4] >= "3.11" else "run"
+        want = [("c", marker_line("call_chain.py", "WAIT_C")),
+                ("b", marker_line("call_chain.py", "CALL_C")),
+                ("a", marker_line("call_chain.py", "CALL_B")),
+                (run, marker_line("call_chain.py", "CALL_A"))]
+        check(chain == want, "chain %s, want %s" % (chain, want))
+        check(main["python_stack"] == [{"function": "<module>", "file": script,
+                                        "line": marker_line("call_chain.py", "MAIN_SLEEP")}],
+              "main stack %s" % main["python_stack"])
+        check(worker["state"].startswith("waits for lock"), "worker: %s" % worker["state"])
+        wn, mn = functions(worker["native_stack"]), functions(main["native_stack"])
+        check("PyThread_acquire_lock_timed" in wn, "worker native %s" % wn)
+        check({"clock_nanosleep", "__select", "select"} & set(mn), "main native %s" % mn)
+        check("Py_BytesMain" in mn and "__libc_start_main" in mn, "main native %s" % mn)
+        if not label.endswith("debian"):  # static functions are named in .symtab only
+            check("time_sleep" in mn and "_PyEval_EvalFrameDefault" in mn, "main %s" % mn)
+            check("thread_run" in wn or "pythread_wrapper" in wn, "worker native %s" % wn)
+        for tid in threads:
+            check(task_state(target.pid, tid) in ("S", "R"),
+                  "thread %d left in state %s" % (tid, task_state(target.pid, tid)))
+        os.kill(target.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while not os.path.exists(os.path.join(tmp, "done")):
+            check(time.monotonic() < deadline, "the worker did not finish its wait after dump")
+            time.sleep(0.02)
+        _, threads = dump(GILWATCH, target.pid, "--no-native")
+        check(not any(t["native_stack"] for t in threads.values()), "--no-native unwound")
+    finally:
+        os.killpg(target.pid, signal.SIGKILL)
+        target.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_dump_bad_input():
+    rc, lines, _ = run_bad(["dump"])
+    check(rc == 2 and "dump needs --pid PID" in lines[0], "dump without --pid: %d %s" % (rc, lines))
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.1)
+        expect_one_line(["dump", "--pid", str(p.pid)], 4, ["not a CPython process"])
+    finally:
+        p.kill()
+        p.wait()
+    expect_one_line(["dump", "--pid", "999999999"], 3, ["no process"])
+    rc, lines, _ = run_bad(["dump", "--pid", "x1"])
+    check(rc == 2 and "invalid pid" in lines[0], "dump --pid x1: %d %s" % (rc, lines))
+
+
 def run_bad(args, timeout=2.0):
     """Runs gilwatch on bad input: returns (rc, stderr lines, seconds)."""
     start = time.monotonic()
@@ -444,7 +525,7 @@ def main():
     for label, python in SUPPORTED:
         for fn in (test_gc, test_frames, test_contention, test_deep, test_abba_deep, test_benign,
                    test_abba_default, test_stall_gil_held, test_fork_with_threads,
-                   test_spawn_is_fine, test_idle_pool_deep):
+                   test_spawn_is_fine, test_idle_pool_deep, test_dump_call_chain):
             tests.append(("%s %s" % (fn.__name__, label), functools.partial(fn, python, label)))
         tests.append(("test_benign --deep " + label,
                       functools.partial(test_benign, python, label, "--deep")))
@@ -463,6 +544,7 @@ def main():
                           functools.partial(test_no_false_alarm_beam, python, label)))
     tests += [
         ("test_no_such_pid", test_no_such_pid),
+        ("test_dump_bad_input", test_dump_bad_input),
         ("test_not_python", test_not_python),
         ("test_thread_id", test_thread_id),
         ("test_exits_while_attaching", test_exits_while_attaching),
