@@ -47,6 +47,8 @@ int main(void)
 	SHOW("tstate_native_thread_id", 0);
 #endif
 
+	SHOW("interp_gc_collecting", offsetof(PyInterpreterState, gc.collecting));
+
 	/* Python stacks */
 #if PY_MINOR_VERSION == 10
 	SHOW("interp_threads_head", offsetof(PyInterpreterState, tstate_head));

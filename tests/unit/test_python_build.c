@@ -148,6 +148,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		    {"gil_cond", l->gil_cond},
 		    {"tstate_thread_id", l->tstate_thread_id},
 		    {"tstate_native_thread_id", l->tstate_native_thread_id},
+		    {"interp_gc_collecting", l->interp_gc_collecting},
 		    {"interp_threads_head", l->stack.interp_threads_head},
 		    {"tstate_next", l->stack.tstate_next},
 		    {"tstate_frame", l->stack.tstate_frame},
@@ -182,7 +183,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(seen, 32);
+	assert_int_equal(seen, 33);
 }
 
 static void test_layout_matches_headers(void **state)
