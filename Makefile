@@ -47,13 +47,17 @@ $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/gilwatch.bpf.o: bpf/gilwatch.bpf.c $(wildcard bpf/*.bpf.h) include/gilwatch.h $(OUTPUT)/vmlinux.h
+# gilwatch.bpf.o: the probes; retfix.bpf.o: uretprobe return-address fixups.
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/gilwatch.h $(OUTPUT)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 
-$(OUTPUT)/gilwatch.skel.h: $(OUTPUT)/gilwatch.bpf.o
+.SECONDARY: $(OUTPUT)/gilwatch.bpf.o $(OUTPUT)/retfix.bpf.o $(OUTPUT)/gilwatch.skel.h \
+	$(OUTPUT)/retfix.skel.h
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/gilwatch.skel.h | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/gilwatch.skel.h $(OUTPUT)/retfix.skel.h | $(OUTPUT)/user
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/gilwatch: $(OUTPUT)/user/main.o $(USER_OBJS)

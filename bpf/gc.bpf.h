@@ -18,7 +18,10 @@ static __always_inline int read_gc_collections(__u64 stats, __u64 out[GW_GC_GENE
 	return 0;
 }
 
-static __always_inline int gc_begin(int generation)
+/* At most one hazard stack capture per process per this long. */
+#define GW_HAZARD_STACK_NS 1000000000ull
+
+static __always_inline int gc_begin(struct pt_regs *regs, int generation)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
 	struct gw_thread_state *ts = thread_state_get(id);
@@ -48,10 +51,18 @@ static __always_inline int gc_begin(int generation)
 	 */
 	ps = proc_stats_get(pid);
 	if (ts->frames_start || (ps && ps->frames_active)) {
-		if (ps)
+		bool stacks = false;
+
+		if (ps) {
 			__sync_fetch_and_add(&ps->hazards_gc_in_frames, 1);
-		emit(GW_EV_HAZARD_GC_IN_FRAMES, pid, (__u32)id, generation < 0 ? 0 : generation,
-		     now, 0);
+			if (now - ps->stack_captured_ns >= GW_HAZARD_STACK_NS) {
+				ps->stack_captured_ns = now;
+				stacks = emit_stacks(regs, GW_EV_HAZARD_GC_IN_FRAMES, 0, now);
+			}
+		}
+		/* addr 1: a gw_stack_event with this time_ns carries the stacks. */
+		emit_addr(GW_EV_HAZARD_GC_IN_FRAMES, pid, (__u32)id,
+			  generation < 0 ? 0 : generation, now, 0, stacks);
 	}
 	return 0;
 }
@@ -117,7 +128,7 @@ static __always_inline int gc_end(void)
 SEC("uprobe")
 int BPF_KPROBE(gw_gc_enter, void *tstate, int generation)
 {
-	return gc_begin(generation);
+	return gc_begin(ctx, generation);
 }
 
 SEC("uretprobe")
@@ -129,7 +140,7 @@ int BPF_KRETPROBE(gw_gc_exit)
 SEC("usdt")
 int BPF_USDT(gw_gc_start_usdt, int generation)
 {
-	return gc_begin(generation);
+	return gc_begin(ctx, generation);
 }
 
 SEC("usdt")

@@ -19,6 +19,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #include "common.bpf.h"
+#include "stacks.bpf.h"
 #include "lock_order.bpf.h"
 #include "gc.bpf.h"
 #include "frames.bpf.h"

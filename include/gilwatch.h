@@ -31,6 +31,10 @@ enum gw_event_type {
 	GW_EV_RETURN_SITE = 7,	       /* addr: a GIL wait's return address */
 	GW_EV_FORK = 8, /* a new process: arg: the parent's threads, addr: child pid */
 	GW_EV_EXEC = 9, /* a child seen by GW_EV_FORK ran exec(): addr: its pid */
+	/* A fatal signal (arg) is delivered with its default action; sent only
+	 * when no gw_stack_event could carry it.
+	 */
+	GW_EV_CRASH = 10,
 };
 
 enum gw_frames_api {
@@ -63,6 +67,30 @@ struct gw_site_key {
 	__u32 pad;
 };
 
+/* Where BPF finds the current thread's Python frames (python_build.h's
+ * python_stack_layout, flattened). Zero interp_head: no Python stacks.
+ */
+struct gw_py_offsets {
+	__u64 interp_head; /* runtime address of _PyRuntime.interpreters.head */
+	__u64 gil_holder;  /* runtime address of the GIL's last_holder */
+	__u32 threads_head;
+	__u32 tstate_next;
+	__u32 tstate_native_tid; /* 0: compare tstate_pthread with fsbase (3.10) */
+	__u32 tstate_pthread;
+	__u32 tstate_frame;
+	__u32 cframe_current_frame;
+	__u32 frame_via_cframe;
+	__u32 frame_previous;
+	__u32 frame_code;
+	__u32 frame_instr;
+	__u32 frame_instr_size; /* 4: f_lasti (3.10); 8: a pointer */
+	__u32 frame_owner;	/* 0: no owner field (3.10) */
+	__u32 code_name;	/* co_qualname on 3.11+ */
+	__u32 code_filename;
+	__u32 code_linetable;
+	__u32 pad;
+};
+
 /* Per watched process, written by user space before attaching. */
 struct gw_proc_cfg {
 	__u64 gil_cond;	  /* runtime address of the main GIL's condvar */
@@ -73,6 +101,7 @@ struct gw_proc_cfg {
 	 */
 	__u64 gc_stats;
 	__u64 deep; /* --deep: record the lock-order graph */
+	struct gw_py_offsets py;
 };
 
 /* The GIL as a node of the lock-order graph (no semaphore lives at 1). */
@@ -146,6 +175,8 @@ struct gw_proc_stats {
 	__u64 gil_last_tid;  /* --deep only: last thread that took the GIL */
 	__u64 frames_active; /* threads inside a frame-collection call now */
 	__u64 hazards_gc_in_frames;
+	__u64 stack_captured_ns; /* rate limit of hazard stack captures */
+	__u64 crashes;
 };
 
 /* Aggregated per thread in the kernel. */
@@ -173,6 +204,67 @@ struct gw_user_regs {
 	__u64 r13;
 	__u64 r14;
 	__u64 r15;
+};
+
+/* A return address a uretprobe replaced with its trampoline: the stack
+ * slot at `stack` holds `orig` again once the probed function returns.
+ */
+#define GW_MAX_RET_FIXUPS 16
+struct gw_ret_fixup {
+	__u32 tid;
+	__u32 pad;
+	__u64 stack;
+	__u64 orig;
+};
+
+/* A stack captured in BPF at an event, for user space to decode after the
+ * fact (the thread has moved on, or the process is gone): registers and the
+ * top of the user stack for CFI unwinding, and per Python frame its code
+ * object and instruction plus copies of the memory needed to name it (the
+ * code object's head, its name and file strings, its line table's first
+ * bytes). Decoding reads these copies first, the live process second.
+ */
+#define GW_PY_FRAMES 32
+#define GW_STACK_CHUNK 512
+#define GW_STACK_BYTES (16 * GW_STACK_CHUNK)
+#define GW_REGIONS_PER_FRAME 4
+enum gw_frame_region {
+	GW_REGION_CODE = 0,	/* the code object's first GW_CODE_BYTES */
+	GW_REGION_NAME = 1,	/* the name string object */
+	GW_REGION_FILE = 2,	/* the file name string object */
+	GW_REGION_LINETABLE = 3, /* the line table bytes object */
+};
+#define GW_CODE_BYTES 160
+#define GW_NAME_BYTES 112
+#define GW_FILE_BYTES 176
+#define GW_LINETABLE_BYTES 320
+#define GW_FRAME_DATA (GW_CODE_BYTES + GW_NAME_BYTES + GW_FILE_BYTES + GW_LINETABLE_BYTES)
+
+struct gw_region {
+	__u64 addr;
+	__u64 len; /* 0: not captured */
+};
+
+struct gw_stack_event {
+	__u32 type; /* the event it belongs to: GW_EV_HAZARD_GC_IN_FRAMES, GW_EV_CRASH */
+	__u32 pid;
+	__u32 tid;
+	__u32 arg; /* GW_EV_CRASH: the signal */
+	__u64 time_ns; /* equals the time_ns of the gw_event it belongs to */
+	__u32 py_n;
+	__u32 py_truncated;
+	__u32 stack_len;
+	__u32 pad;
+	char comm[GW_COMM_LEN];
+	struct gw_user_regs regs;
+	__u32 nfixups;
+	__u32 pad2;
+	struct gw_ret_fixup fixups[GW_MAX_RET_FIXUPS];
+	__u64 py_code[GW_PY_FRAMES];
+	__u64 py_instr[GW_PY_FRAMES];
+	struct gw_region regions[GW_PY_FRAMES][GW_REGIONS_PER_FRAME];
+	__u8 stack[GW_STACK_BYTES];
+	__u8 data[GW_PY_FRAMES][GW_FRAME_DATA];
 };
 
 #endif /* GILWATCH_H */

@@ -84,6 +84,33 @@ static void note_missing(const struct gw_target *t, struct gw_attachment *a, int
 			 stripped ? " (stripped)" : "");
 }
 
+/* What BPF needs to walk the current thread's Python frames at an event. */
+static void py_offsets(const struct gw_target *t, struct gw_py_offsets *o)
+{
+	const struct python_layout *l = &t->build.layout;
+	const struct python_stack_layout *s = &l->stack;
+
+	if (!t->runtime || (!l->tstate_native_thread_id && !t->pthread_tid_offset))
+		return;
+	o->interp_head = t->runtime + l->runtime_interp_head;
+	o->gil_holder = t->gil ? t->gil + l->gil_last_holder : 0;
+	o->threads_head = s->interp_threads_head;
+	o->tstate_next = s->tstate_next;
+	o->tstate_native_tid = l->tstate_native_thread_id;
+	o->tstate_pthread = l->tstate_thread_id;
+	o->tstate_frame = s->tstate_frame;
+	o->cframe_current_frame = s->cframe_current_frame;
+	o->frame_via_cframe = s->frame_via_cframe;
+	o->frame_previous = s->frame_previous;
+	o->frame_code = s->frame_code;
+	o->frame_instr = s->frame_instr;
+	o->frame_instr_size = s->frame_lasti_is_index ? 4 : 8;
+	o->frame_owner = s->frame_owner;
+	o->code_name = l->minor >= 11 ? s->code_qualname : s->code_name;
+	o->code_filename = s->code_filename;
+	o->code_linetable = s->code_linetable;
+}
+
 static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t, bool deep)
 {
 	struct gw_proc_cfg cfg = {};
@@ -97,6 +124,7 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	}
 	cfg.gc_stats = t->gc_stats;
 	cfg.deep = deep;
+	py_offsets(t, &cfg.py);
 	err = bpf_map__update_elem(skel->maps.proc_stats, &pid, sizeof(pid), &zero, sizeof(zero),
 				   BPF_ANY);
 	if (!err)

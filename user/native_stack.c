@@ -27,12 +27,10 @@
 #include "native_stack.h"
 #include "proc.h"
 
-/* DWARF x86-64 register numbers: 0-15 general purpose, 16 the return address (rip). */
-enum {
-	DW_RAX, DW_RDX, DW_RCX, DW_RBX, DW_RSI, DW_RDI, DW_RBP, DW_RSP,
-	DW_R8, DW_R9, DW_R10, DW_R11, DW_R12, DW_R13, DW_R14, DW_R15, DW_RIP,
-	DW_NREGS
-};
+/* DWARF x86-64 register numbers: rax, rdx, rcx, rbx, rsi, rdi, rbp, rsp,
+ * r8-r15, then the return address column (rip).
+ */
+enum { DW_RBX = 3, DW_RBP = 6, DW_RSP = 7, DW_R12 = 12, DW_R13, DW_R14, DW_R15, DW_RIP, DW_NREGS };
 
 #define MEM_PAGE 4096
 #define STOP_TIMEOUT_NS (100 * 1000 * 1000ull)
@@ -54,6 +52,7 @@ struct native_unwinder {
 	size_t stack_len;
 	uint64_t stack_addr;
 	struct native_stack *out;
+	bool activation[NATIVE_STACK_DEPTH]; /* pc is not a return address */
 	Dwarf_Addr last_pc;
 	Dwarf_Word last_sp;
 	bool last_sp_known;
@@ -61,6 +60,9 @@ struct native_unwinder {
 	 * a failed read while unwinding the last frame means we stopped early.
 	 */
 	bool read_failed;
+	/* Stack slots whose return address a uretprobe replaced. */
+	const struct gw_ret_fixup *fixups;
+	unsigned nfixups;
 	/* Unwinding reads a few words per frame, mostly from the same pages. */
 	uint64_t page_addr;
 	bool page_valid;
@@ -106,10 +108,10 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 static char *debuginfo_path; /* NULL: libdw's default, ":.debug:/usr/lib/debug" */
 
 static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-	.debuginfo_path = &debuginfo_path,
+    .find_elf = find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
 };
 
 static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
@@ -146,6 +148,26 @@ static bool read_live(struct native_unwinder *u, uint64_t addr, Dwarf_Word *resu
 	return true;
 }
 
+/* The original return address if a uretprobe's trampoline sits at addr. */
+static void apply_fixups(const struct native_unwinder *u, Dwarf_Addr addr, Dwarf_Word *result)
+{
+	unsigned i;
+
+	for (i = 0; i < u->nfixups; i++) {
+		if (u->fixups[i].stack == addr) {
+			*result = u->fixups[i].orig;
+			return;
+		}
+	}
+}
+
+void native_unwinder__set_ret_fixups(struct native_unwinder *u, const struct gw_ret_fixup *f,
+				     unsigned n)
+{
+	u->fixups = f;
+	u->nfixups = f ? n : 0;
+}
+
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	struct native_unwinder *u = arg;
@@ -157,10 +179,13 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 	if (u->stack && u->stack_len >= sizeof(*result) && addr >= u->stack_addr &&
 	    addr - u->stack_addr <= u->stack_len - sizeof(*result)) {
 		memcpy(result, u->stack + (addr - u->stack_addr), sizeof(*result));
+		apply_fixups(u, addr, result);
 		return true;
 	}
-	if (read_live(u, addr, result))
+	if (read_live(u, addr, result)) {
+		apply_fixups(u, addr, result);
 		return true;
+	}
 	u->read_failed = true;
 	return false;
 }
@@ -187,10 +212,10 @@ static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {
-	.next_thread = next_thread,
-	.get_thread = get_thread,
-	.memory_read = memory_read,
-	.set_initial_registers = set_initial_registers,
+    .next_thread = next_thread,
+    .get_thread = get_thread,
+    .memory_read = memory_read,
+    .set_initial_registers = set_initial_registers,
 };
 
 static void copy_name(char *dst, size_t len, const char *src)
@@ -198,18 +223,15 @@ static void copy_name(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src);
 }
 
-static void symbolize(struct native_unwinder *u, Dwarf_Addr pc, bool activation,
-		      struct native_frame *f)
+static void symbolize(struct native_unwinder *u, bool activation, struct native_frame *f)
 {
 	/* A return address may be the first byte after the call's function. */
-	Dwarf_Addr at = activation ? pc : pc - 1;
+	Dwarf_Addr pc = f->ip, at = activation ? pc : pc - 1;
 	const char *name, *base, *sym;
 	Dwfl_Module *mod;
 	GElf_Off off;
 	GElf_Sym s;
 
-	memset(f, 0, sizeof(*f));
-	f->ip = pc;
 	mod = dwfl_addrmodule(u->dwfl, at);
 	if (!mod)
 		return;
@@ -252,7 +274,10 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	}
 	if (st->n == NATIVE_STACK_DEPTH)
 		goto stop;
-	symbolize(u, pc, activation, &st->f[st->n++]);
+	/* Symbolized later: a stopped thread waits only for the unwind. */
+	memset(&st->f[st->n], 0, sizeof(st->f[st->n]));
+	st->f[st->n].ip = pc;
+	u->activation[st->n++] = activation;
 	u->last_pc = pc;
 	u->last_sp = sp;
 	u->last_sp_known = sp_known;
@@ -288,6 +313,14 @@ static int unwind(struct native_unwinder *u, pid_t tid, struct native_stack *out
 	u->stack = NULL;
 	u->regs_known = 0;
 	return out->n ? 0 : -EIO;
+}
+
+static void symbolize_all(struct native_unwinder *u, struct native_stack *st)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		symbolize(u, u->activation[i], &st->f[i]);
 }
 
 /* Whether tid is a thread of the process. */
@@ -405,12 +438,10 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
 	if (!pending_remove(u, tid)) {
 		if (ptrace(PTRACE_SEIZE, tid, NULL, NULL))
 			return -errno;
-		if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
-			ret = -errno;
-			/* Only a thread that is gone can fail here. */
-			ptrace(PTRACE_DETACH, tid, NULL, NULL);
-			return ret;
-		}
+		/* Fails only for a thread that is exiting: the wait below then
+		 * collects its exit, which a tracer must (or it stays a zombie).
+		 */
+		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
 	}
 	ret = wait_stop(tid, &sig);
 	if (ret == -ETIMEDOUT) {
@@ -425,28 +456,17 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
 		ret = -errno;
 		goto detach;
 	}
-	u->regs[DW_RAX] = r.rax;
-	u->regs[DW_RDX] = r.rdx;
-	u->regs[DW_RCX] = r.rcx;
-	u->regs[DW_RBX] = r.rbx;
-	u->regs[DW_RSI] = r.rsi;
-	u->regs[DW_RDI] = r.rdi;
-	u->regs[DW_RBP] = r.rbp;
-	u->regs[DW_RSP] = r.rsp;
-	u->regs[DW_R8] = r.r8;
-	u->regs[DW_R9] = r.r9;
-	u->regs[DW_R10] = r.r10;
-	u->regs[DW_R11] = r.r11;
-	u->regs[DW_R12] = r.r12;
-	u->regs[DW_R13] = r.r13;
-	u->regs[DW_R14] = r.r14;
-	u->regs[DW_R15] = r.r15;
-	u->regs[DW_RIP] = r.rip;
+	memcpy(u->regs,
+	       (Dwarf_Word[DW_NREGS]){r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8,
+				      r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rip},
+	       sizeof(u->regs));
 	u->regs_known = (1u << DW_NREGS) - 1;
 	ret = unwind(u, tid, out);
 detach:
 	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig))
 		gw_debug("detaching thread %d/%d: %s", u->pid, tid, strerror(errno));
+	if (!ret)
+		symbolize_all(u, out);
 	return ret;
 }
 
@@ -454,6 +474,8 @@ int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct
 			      const void *stack, size_t len, uint64_t stack_addr,
 			      struct native_stack *out)
 {
+	int ret;
+
 	if (!u || !regs || !out || (!stack && len))
 		return -EINVAL;
 	out->n = 0;
@@ -468,12 +490,15 @@ int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct
 	u->regs[DW_R13] = regs->r13;
 	u->regs[DW_R14] = regs->r14;
 	u->regs[DW_R15] = regs->r15;
-	u->regs_known = 1u << DW_RIP | 1u << DW_RSP | 1u << DW_RBP | 1u << DW_RBX |
-			1u << DW_R12 | 1u << DW_R13 | 1u << DW_R14 | 1u << DW_R15;
+	u->regs_known = 1u << DW_RIP | 1u << DW_RSP | 1u << DW_RBP | 1u << DW_RBX | 1u << DW_R12 |
+			1u << DW_R13 | 1u << DW_R14 | 1u << DW_R15;
 	u->stack = stack;
 	u->stack_len = len;
 	u->stack_addr = stack_addr;
-	return unwind(u, tid ? tid : u->pid, out);
+	ret = unwind(u, tid ? tid : u->pid, out);
+	if (!ret)
+		symbolize_all(u, out);
+	return ret;
 }
 
 /* Everything an unwind may need is loaded here, so that nothing slow

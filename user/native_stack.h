@@ -23,7 +23,7 @@ struct native_frame {
 
 struct native_stack {
 	unsigned n;
-	int truncated; /* depth limit hit, or unwinding stopped on an error before the outermost frame */
+	int truncated; /* depth limit hit, or stopped on an error before the outermost frame */
 	struct native_frame f[NATIVE_STACK_DEPTH];
 };
 
@@ -43,12 +43,18 @@ int native_unwinder__new(pid_t pid, struct native_unwinder **out);
 int native_unwinder__refresh(struct native_unwinder *u);
 void native_unwinder__free(struct native_unwinder *u);
 
+/* Return addresses uretprobes hid on the stacks of the next unwinds
+ * (ret_fixups.h); f must stay valid until the next call. n = 0: none.
+ */
+void native_unwinder__set_ret_fixups(struct native_unwinder *u, const struct gw_ret_fixup *f,
+				     unsigned n);
 /* A live thread, stopped only for the moment of the unwind: PTRACE_SEIZE +
  * PTRACE_INTERRUPT (never SIGSTOP, which would stop the target if we died
  * half-way), registers, unwind, PTRACE_DETACH; an interrupted system call
  * is restarted by the kernel. -ETIMEDOUT if the thread does not stop within
  * ~100 ms (uninterruptible sleep): it stays seized and is detached by a later
- * call once it stops. -ESRCH if tid is not a thread of the process.
+ * call once it stops. -ESRCH if tid is not a thread of the process, -EPERM
+ * if another tracer (gdb, strace, py-spy) holds it.
  */
 int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_stack *out);
 /* From registers and a copy of the stack taken elsewhere (a BPF program at

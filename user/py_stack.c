@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gilwatch.h"
 #include "linetable.h"
 #include "proc.h"
 #include "py_stack.h"
@@ -26,6 +27,7 @@ struct code_entry {
 	char file[PY_FILE_LEN];
 	uint8_t *table;
 	size_t table_len;
+	int partial; /* only the table's first bytes: look again next time */
 };
 
 struct py_code_cache {
@@ -166,7 +168,12 @@ int py_reader__string(struct py_reader *r, uint64_t obj, char *buf, size_t len)
 	return 0;
 }
 
-static int read_bytes_object(struct py_reader *r, uint64_t obj, uint8_t **out, size_t *out_len)
+/* The bytes object's content, or failing that its first `prefix` bytes
+ * (*partial set): a copy taken at an event holds no more, and a line table
+ * decodes from its start.
+ */
+static int read_bytes_object(struct py_reader *r, uint64_t obj, size_t prefix, uint8_t **out,
+			     size_t *out_len, int *partial)
 {
 	const struct python_stack_layout *l = r->l;
 	int64_t size = 0;
@@ -182,6 +189,12 @@ static int read_bytes_object(struct py_reader *r, uint64_t obj, uint8_t **out, s
 	if (!data)
 		return -ENOMEM;
 	err = size ? mem_read(r, obj + l->bytes_data, data, size) : 0;
+	*partial = 0;
+	if (err && (size_t)size > prefix && prefix) {
+		size = prefix;
+		err = mem_read(r, obj + l->bytes_data, data, size);
+		*partial = !err;
+	}
 	if (err) {
 		free(data);
 		return err;
@@ -221,13 +234,14 @@ static struct code_entry *code_lookup(struct py_reader *r, uint64_t code)
 	linetable = u64_at(hdr, l->code_linetable);
 	firstlineno = (int)u32_at(hdr, l->code_firstlineno);
 	if (e->addr == code && e->name == name && e->filename == filename &&
-	    e->linetable == linetable && e->firstlineno == firstlineno)
+	    e->linetable == linetable && e->firstlineno == firstlineno && !e->partial)
 		return e;
 	free(e->table);
 	memset(e, 0, sizeof(*e));
 	if (py_reader__string(r, name, e->function, sizeof(e->function)) ||
 	    py_reader__string(r, filename, e->file, sizeof(e->file)) ||
-	    read_bytes_object(r, linetable, &e->table, &e->table_len)) {
+	    read_bytes_object(r, linetable, GW_LINETABLE_BYTES - l->bytes_data, &e->table,
+			      &e->table_len, &e->partial)) {
 		free(e->table);
 		memset(e, 0, sizeof(*e));
 		return NULL;

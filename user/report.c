@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -105,12 +106,40 @@ void report__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now
 		report_text__deadlock(r, c, now_ns);
 }
 
-void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count)
+void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count,
+				 const struct thread_stacks *s)
 {
 	if (r->json)
-		report_json__hazard_gc_in_frames(r, e, count);
+		report_json__hazard_gc_in_frames(r, e, count, s);
 	else
-		report_text__hazard_gc_in_frames(r, e, count);
+		report_text__hazard_gc_in_frames(r, e, count, s);
+}
+
+const char *report__signal_name(int sig)
+{
+	switch (sig) {
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGBUS:
+		return "SIGBUS";
+	case SIGABRT:
+		return "SIGABRT";
+	case SIGFPE:
+		return "SIGFPE";
+	case SIGILL:
+		return "SIGILL";
+	default:
+		return "signal";
+	}
+}
+
+void report__crash(struct report *r, pid_t tid, int sig, const char *comm, uint64_t time_ns,
+		   const struct thread_stacks *s)
+{
+	if (r->json)
+		report_json__crash(r, tid, sig, comm, time_ns, s);
+	else
+		report_text__crash(r, tid, sig, comm, s);
 }
 
 const char fork_remedy[] =

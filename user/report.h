@@ -41,8 +41,18 @@ void report__stats(struct report *r, const struct proc_snapshot *s, double elaps
 uint64_t report__now_ns(const struct report *r);
 /* A confirmed deadlock; now_ns is CLOCK_MONOTONIC. */
 void report__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
-/* The gc-in-frame-collection hazard; count: occurrences so far. */
-void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);
+/* The gc-in-frame-collection hazard; count: occurrences so far; s: the
+ * stacks captured with it (NULL: read now).
+ */
+void report__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count,
+				 const struct thread_stacks *s);
+/* A fatal signal delivered to thread tid (time_ns: CLOCK_MONOTONIC); s: its
+ * stacks at delivery, NULL if none could be captured.
+ */
+void report__crash(struct report *r, pid_t tid, int sig, const char *comm, uint64_t time_ns,
+		   const struct thread_stacks *s);
+/* "SIGSEGV", ... */
+const char *report__signal_name(int sig);
 
 /* A stall episode; head_lock names HEAD_LOCK in the thread states. For a
  * forked child, child is set and parent/nparent are the parent's threads.
@@ -85,7 +95,13 @@ void report_json__stall(struct report *r, const struct stall *st, uint64_t head_
 			size_t nparent);
 void report_text__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
 void report_json__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
-void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);
-void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count);
+void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count,
+				      const struct thread_stacks *s);
+void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count,
+				      const struct thread_stacks *s);
+void report_text__crash(struct report *r, pid_t tid, int sig, const char *comm,
+			const struct thread_stacks *s);
+void report_json__crash(struct report *r, pid_t tid, int sig, const char *comm, uint64_t time_ns,
+			const struct thread_stacks *s);
 
 #endif

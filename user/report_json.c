@@ -222,7 +222,8 @@ void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 	jw_line_end(&w);
 }
 
-void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count)
+void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count,
+				      const struct thread_stacks *s)
 {
 	struct json_writer w;
 
@@ -232,12 +233,36 @@ void report_json__hazard_gc_in_frames(struct report *r, const struct gw_event *e
 	jw_u64(&w, "generation", e->arg);
 	jw_u64(&w, "count", count);
 	jw_str(&w, "python_version", r->target->build.version);
-	write_stacks(r, &w, r->target, e->tid);
+	/* "event": captured in BPF as the collection started; "report": read
+	 * when the report was written, a moment later.
+	 */
+	jw_str(&w, "stacks_from", s ? "event" : "report");
+	if (s)
+		report_stack__json(&w, s);
+	else
+		write_stacks(r, &w, r->target, e->tid);
 	jw_str(&w, "remedy", gc_in_frames_remedy);
 	jw_line_end(&w);
 }
 
 /* t: whose threads these are, for their stacks (NULL: none). */
+void report_json__crash(struct report *r, pid_t tid, int sig, const char *comm, uint64_t time_ns,
+			const struct thread_stacks *s)
+{
+	char name[GW_COMM_LEN + 1] = {0};
+	struct json_writer w;
+
+	memcpy(name, comm, GW_COMM_LEN);
+	begin(r, &w, "crash", time_ns + r->realtime_offset_ns);
+	jw_u64(&w, "tid", tid);
+	jw_str(&w, "name", name);
+	jw_str(&w, "signal", report__signal_name(sig));
+	jw_u64(&w, "signo", sig);
+	if (s)
+		report_stack__json(&w, s);
+	jw_line_end(&w);
+}
+
 static void write_views(struct report *r, struct json_writer *w, const char *key,
 			const struct gw_target *t, const struct thread_view *v, size_t n,
 			uint64_t head_lock, uint64_t now_ns)

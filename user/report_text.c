@@ -159,17 +159,34 @@ void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 	fflush(r->out);
 }
 
-void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count)
+void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count,
+				      const struct thread_stacks *s)
 {
 	fprintf(r->out,
 		"\n!! HAZARD gc-in-frame-collection in pid %d, thread %u (gen%u collection; %llu "
 		"so far): %s\n",
 		r->target->pid, e->tid, e->arg, (unsigned long long)count, gc_in_frames_remedy);
-	print_stacks(r, r->target, e->tid);
+	if (s)
+		report_stack__text(r->out, s, "      ");
+	else
+		print_stacks(r, r->target, e->tid);
 	fflush(r->out);
 }
 
 /* t: whose threads these are, for their stacks (NULL: none). */
+void report_text__crash(struct report *r, pid_t tid, int sig, const char *comm,
+			const struct thread_stacks *s)
+{
+	fprintf(r->out, "\n!! CRASH in pid %d (%s): thread %d (%.*s) killed by %s\n",
+		r->target->pid, r->target->comm, tid, GW_COMM_LEN, comm,
+		report__signal_name(sig));
+	if (s)
+		report_stack__text(r->out, s, "      ");
+	else
+		fprintf(r->out, "      (no stacks: the capture did not fit the ring buffer)\n");
+	fflush(r->out);
+}
+
 static void print_views(struct report *r, const struct gw_target *t, const struct thread_view *v,
 			size_t n, uint64_t head_lock)
 {

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "ret_fixups.h"
 #include "stack_collector.h"
 
 int stack_collector__init(struct stack_collector *c, const struct gw_target *t)
@@ -50,6 +51,8 @@ uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid)
 void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out)
 {
 	uint64_t tstate = stack_collector__tstate(c, tid), frame = 0;
+	struct gw_ret_fixup fixups[GW_MAX_RET_FIXUPS];
+	int nfix;
 
 
 	if (!tstate) { /* started since the last look */
@@ -62,8 +65,14 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 		out->py_err = -ENOENT;
 	else if (!(out->py_err = py_reader__current_frame(&c->py, tstate, &frame)))
 		out->py_err = py_reader__stack(&c->py, frame, &out->py);
-	out->native_err =
-	    c->native ? native_unwinder__thread(c->native, tid, &out->native) : c->native_err;
+	if (!c->native) {
+		out->native_err = c->native_err;
+		return;
+	}
+	nfix = ret_fixups__read(tid, fixups, GW_MAX_RET_FIXUPS);
+	native_unwinder__set_ret_fixups(c->native, fixups, nfix);
+	out->native_err = native_unwinder__thread(c->native, tid, &out->native);
+	native_unwinder__set_ret_fixups(c->native, NULL, 0);
 }
 
 bool thread_stacks__native_has(const struct thread_stacks *s, const char *const *names)

@@ -10,6 +10,7 @@
 #include "attach.h"
 #include "clock.h"
 #include "detect.h"
+#include "event_stacks.h"
 #include "exit_codes.h"
 #include "gilwatch.skel.h"
 #include "log.h"
@@ -39,7 +40,7 @@ struct watch {
 	const struct watch_opts *opts;
 	struct gw_target target;
 	struct gilwatch_bpf *skel;
-	struct bpf_link *tp_links[3];
+	struct bpf_link *tp_links[4];
 	struct gw_attachment attachment;
 	struct ring_buffer *rb;
 	struct proc_snapshot *snap;
@@ -55,6 +56,7 @@ struct watch {
 	struct thread_view child_views[GW_MAX_VIEWS];
 	struct thread_view views[GW_MAX_VIEWS];
 	struct stack_collector stacks;
+	struct event_stacks event_stacks;
 	struct thread_stacks stack_buf;
 	int stacks_ready;
 	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
@@ -117,10 +119,14 @@ static int handle_event(void *ctx, void *data, size_t len)
 		/* Not retried: a failure here (no such mapping) would repeat on
 		 * every 5 ms wait slice. Waits through the site go unmeasured.
 		 */
-		if (err)
+		if (err && err != -ESRCH) /* ESRCH: the process is exiting */
 			gw_info("cannot probe a GIL wait return site (0x%llx): %s; GIL waits "
 				"through it are not measured",
 				(unsigned long long)e->addr, strerror(-err));
+		return 0;
+	}
+	if (e->type == GW_EV_CRASH) {
+		event_stacks__crash_without_stacks(&w->event_stacks, e);
 		return 0;
 	}
 	if (e->type == GW_EV_HAZARD_GC_IN_FRAMES) {
@@ -128,7 +134,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		if (w->hazard_reported_ns && e->time_ns - w->hazard_reported_ns < HAZARD_REPORT_NS)
 			return 0;
 		w->hazard_reported_ns = e->time_ns;
-		report__hazard_gc_in_frames(&w->report, e, w->hazards_seen);
+		report__hazard_gc_in_frames(&w->report, e, w->hazards_seen,
+					    event_stacks__for(&w->event_stacks, e));
 		return 0;
 	}
 	report__event(&w->report, e);
@@ -144,7 +151,14 @@ static int setup_bpf(struct watch *w)
 {
 	int err;
 
-	w->skel = gilwatch_bpf__open_and_load();
+	w->skel = gilwatch_bpf__open();
+	/* One stack capture slot per CPU. */
+	if (w->skel && (bpf_map__set_max_entries(w->skel->maps.stack_scratch,
+						 libbpf_num_possible_cpus()) ||
+			gilwatch_bpf__load(w->skel))) {
+		gilwatch_bpf__destroy(w->skel);
+		w->skel = NULL;
+	}
 	if (!w->skel) {
 		gw_err("cannot load BPF programs: %s (needs root or CAP_BPF and CAP_PERFMON, "
 		       "and a kernel with BTF)",
@@ -154,7 +168,8 @@ static int setup_bpf(struct watch *w)
 	w->tp_links[0] = bpf_program__attach(w->skel->progs.gw_fork);
 	w->tp_links[1] = bpf_program__attach(w->skel->progs.gw_exit);
 	w->tp_links[2] = bpf_program__attach(w->skel->progs.gw_exec);
-	if (!w->tp_links[0] || !w->tp_links[1] || !w->tp_links[2]) {
+	w->tp_links[3] = bpf_program__attach(w->skel->progs.gw_signal_deliver);
+	if (!w->tp_links[0] || !w->tp_links[1] || !w->tp_links[2] || !w->tp_links[3]) {
 		gw_err("cannot attach sched tracepoints: %s", strerror(errno));
 		return GW_EXIT_BPF;
 	}
@@ -251,6 +266,7 @@ static void run_loop(struct watch *w)
 	while (!stop_requested && !w->target_exited) {
 		int err = ring_buffer__poll(w->rb, GIL_SAMPLE_MS);
 
+		event_stacks__poll(&w->event_stacks);
 		if (err < 0 && err != -EINTR)
 			break;
 		now = mono_s();
@@ -285,6 +301,7 @@ static void run_loop(struct watch *w)
 		}
 	}
 	ring_buffer__consume(w->rb);
+	event_stacks__poll(&w->event_stacks);
 	refresh(w);
 	report__stats(&w->report, w->snap, mono_s() - start, true);
 }
@@ -296,6 +313,7 @@ static void teardown(struct watch *w)
 	if (w->skel)
 		attach__detach(w->skel, &w->target, &w->attachment);
 	ring_buffer__free(w->rb);
+	event_stacks__destroy(&w->event_stacks);
 	if (w->stacks_ready)
 		stack_collector__destroy(&w->stacks);
 	for (i = 0; i < sizeof(w->tp_links) / sizeof(w->tp_links[0]); i++)
@@ -338,6 +356,9 @@ int watch__run(const struct watch_opts *opts)
 			w->report.stacks = &w->stacks;
 			w->report.stack_buf = &w->stack_buf;
 		}
+		if (event_stacks__init(&w->event_stacks, w->skel, &w->report,
+				       w->stacks_ready ? &w->stacks : NULL))
+			gw_info("no stacks at events: %s", strerror(errno));
 		detector__init(&w->detector, &w->target, (uint64_t)(opts->deadlock_after_s * 1e9),
 			       opts->deep);
 		stall__init(&w->stall, (uint64_t)(opts->stall_after_s * 1e9));
