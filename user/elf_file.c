@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -268,6 +269,7 @@ int elf_file__build_id(struct elf_file *ef, char *hex, size_t len)
 
 struct usdt_ctx {
 	const char *provider, *name;
+	uint64_t pc;
 };
 
 /* stapsdt note: pc, base, semaphore (3 x 8 bytes), then provider\0name\0args\0. */
@@ -278,13 +280,73 @@ static int usdt_note(const char *desc, size_t len, void *ctx)
 
 	if (len < 24 + plen + nlen + 2)
 		return 0;
+	memcpy(&u->pc, desc, sizeof(u->pc));
 	desc += 24;
 	return !memcmp(desc, u->provider, plen + 1) && !memcmp(desc + plen + 1, u->name, nlen + 1);
 }
 
 bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name)
 {
-	struct usdt_ctx u = {provider, name};
+	struct usdt_ctx u = {provider, name, 0};
 
 	return for_each_note(ef, "stapsdt", 3 /* NT_STAPSDT */, usdt_note, &u);
+}
+
+int elf_file__usdt_pc(struct elf_file *ef, const char *provider, const char *name, uint64_t *pc)
+{
+	struct usdt_ctx u = {provider, name, 0};
+
+	if (!for_each_note(ef, "stapsdt", 3 /* NT_STAPSDT */, usdt_note, &u))
+		return -ENOENT;
+	*pc = u.pc;
+	return 0;
+}
+
+/* .eh_frame_hdr's search table: (function start, FDE) pairs sorted by
+ * start, in the encoding every GNU toolchain emits: 4-byte signed offsets
+ * from the section (DW_EH_PE_datarel | DW_EH_PE_sdata4).
+ */
+#define EH_PE_UDATA4 0x03
+#define EH_PE_DATAREL_SDATA4 0x3b
+
+int elf_file__function_range(struct elf_file *ef, uint64_t vaddr, uint64_t *start, uint64_t *end)
+{
+	const uint8_t *hdr, *table;
+	uint64_t base, lo_start;
+	size_t len, lo, hi, count;
+	GElf_Shdr sh;
+	uint32_t n;
+
+	if (!find_section_by_name(ef, ".eh_frame_hdr", &sh) ||
+	    elf_file__section(ef, ".eh_frame_hdr", (const char **)&hdr, &len) || len < 12)
+		return -ENOENT;
+	base = sh.sh_addr;
+	/* version 1, eh_frame_ptr (4 bytes in practice), fde_count, table */
+	if (!base || hdr[0] != 1 || hdr[2] != EH_PE_UDATA4 || hdr[3] != EH_PE_DATAREL_SDATA4)
+		return -ENOTSUP;
+	memcpy(&n, hdr + 8, sizeof(n));
+	table = hdr + 12;
+	count = n;
+	if (count > (len - 12) / 8 || !count)
+		return -EINVAL;
+#define ENTRY_START(i) (base + (int64_t)(int32_t)(table[8 * (i)] | table[8 * (i) + 1] << 8 | \
+					      table[8 * (i) + 2] << 16 |                   \
+					      (uint32_t)table[8 * (i) + 3] << 24))
+	lo = 0;
+	hi = count;
+	while (hi - lo > 1) { /* the last entry starting at or before vaddr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ENTRY_START(mid) <= vaddr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	lo_start = ENTRY_START(lo);
+	if (lo_start > vaddr || lo + 1 >= count)
+		return -ENOENT;
+	*start = lo_start;
+	*end = ENTRY_START(lo + 1);
+#undef ENTRY_START
+	return 0;
 }

@@ -44,5 +44,12 @@ int elf_file__section(struct elf_file *ef, const char *name, const char **data, 
 int elf_file__build_id(struct elf_file *ef, char *hex, size_t len);
 /* Whether a USDT note provider:name exists (.note.stapsdt). */
 bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name);
+/* The address of the first USDT probe provider:name; -ENOENT if none. */
+int elf_file__usdt_pc(struct elf_file *ef, const char *provider, const char *name, uint64_t *pc);
+/* Bounds [start, end) of the function containing vaddr, from its CFI
+ * (.eh_frame survives stripping): names a static function a USDT probe or a
+ * disassembly points into. -ENOENT if no FDE covers vaddr.
+ */
+int elf_file__function_range(struct elf_file *ef, uint64_t vaddr, uint64_t *start, uint64_t *end);
 
 #endif

@@ -76,6 +76,7 @@ void event_stacks__decode(struct stack_collector *c, const struct gw_stack_event
 	out->native_err = native_unwinder__snapshot(c->native, ev->tid, &ev->regs, ev->stack,
 						    ev->stack_len, ev->regs.sp, &out->native);
 	native_unwinder__set_ret_fixups(c->native, NULL, 0);
+	stack_collector__label(c, &out->native);
 }
 
 static void report_crash(struct event_stacks *es, const struct gw_stack_event *ev)

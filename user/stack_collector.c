@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ret_fixups.h"
@@ -73,6 +74,27 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 	native_unwinder__set_ret_fixups(c->native, fixups, nfix);
 	out->native_err = native_unwinder__thread(c->native, tid, &out->native);
 	native_unwinder__set_ret_fixups(c->native, NULL, 0);
+	stack_collector__label(c, &out->native);
+}
+
+void stack_collector__label(const struct stack_collector *c, struct native_stack *s)
+{
+	const char *name;
+	uint64_t offset;
+	unsigned i;
+
+	for (i = 0; i < s->n; i++) {
+		struct native_frame *f = &s->f[i];
+
+		if (f->symbol[0])
+			continue;
+		/* Return addresses point after the call: look up the call. */
+		name = target__known_function(c->t, i ? f->ip - 1 : f->ip, &offset);
+		if (!name)
+			continue;
+		snprintf(f->symbol, sizeof(f->symbol), "%s", name);
+		f->offset = offset + (i ? 1 : 0);
+	}
 }
 
 bool thread_stacks__native_has(const struct thread_stacks *s, const char *const *names)

@@ -39,6 +39,8 @@ void stack_collector__refresh(struct stack_collector *c);
 /* The Python thread state of OS thread tid, 0 if none. */
 uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid);
 void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out);
+/* Names the frames the unwinder could not but the target knows. */
+void stack_collector__label(const struct stack_collector *c, struct native_stack *s);
 /* True if a frame of the native stack is one of the NULL-terminated names. */
 bool thread_stacks__native_has(const struct thread_stacks *s, const char *const *names);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "disasm.h"
 #include "log.h"
 #include "proc.h"
 #include "target.h"
@@ -108,6 +109,66 @@ static uint64_t resolve_gc_stats(struct gw_target *t, uint64_t runtime)
 	return interp + l->interp_gc_stats;
 }
 
+/* The body a compiler split off into .text.unlikely (a "cold" part, where
+ * GCC puts USDT probe code) jumps back into: the function's hot part.
+ */
+static int hot_part(struct elf_file *ef, uint64_t start, uint64_t end, uint64_t *hot_start,
+		    uint64_t *hot_end)
+{
+	uint64_t targets[64];
+	uint8_t code[4096];
+	size_t len = end - start < sizeof(code) ? end - start : sizeof(code);
+	int n, i;
+
+	if (elf_file__read(ef, start, code, len))
+		return -EIO;
+	n = disasm__jump_targets(code, len, start, targets, 64);
+	for (i = 0; i < n; i++) {
+		if ((targets[i] < start || targets[i] >= end) &&
+		    !elf_file__function_range(ef, targets[i], hot_start, hot_end))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* gc_collect_main(): from .symtab; stripped, the function around its USDT
+ * probe (CFI), and the hot part that one jumps back into.
+ */
+static void resolve_gc_function(struct gw_target *t, struct elf_file *ef)
+{
+	const struct elf_symbol *gc = &t->sym[PY_PROBE_GC];
+	uint64_t pc, start, end, hot_start, hot_end;
+
+	if (!t->sym_err[PY_PROBE_GC] && gc->size) {
+		t->gc_func[0].start = t->python_bias + gc->vaddr;
+		t->gc_func[0].end = t->python_bias + gc->vaddr + gc->size;
+		return;
+	}
+	if (!t->gc_usdt ||
+	    elf_file__usdt_pc(ef, "python", python_probes[PY_PROBE_GC].usdt_start, &pc) ||
+	    elf_file__function_range(ef, pc, &start, &end))
+		return;
+	t->gc_func[0].start = t->python_bias + start;
+	t->gc_func[0].end = t->python_bias + end;
+	if (!hot_part(ef, start, end, &hot_start, &hot_end)) {
+		t->gc_func[1].start = t->python_bias + hot_start;
+		t->gc_func[1].end = t->python_bias + hot_end;
+	}
+}
+
+const char *target__known_function(const struct gw_target *t, uint64_t pc, uint64_t *offset)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(t->gc_func) / sizeof(t->gc_func[0]); i++) {
+		if (pc >= t->gc_func[i].start && pc < t->gc_func[i].end) {
+			*offset = pc - t->gc_func[i].start;
+			return "gc_collect_main";
+		}
+	}
+	return NULL;
+}
+
 int target__open(struct gw_target *t, pid_t pid)
 {
 	struct find_ctx ctx = {.t = t};
@@ -141,6 +202,7 @@ int target__open(struct gw_target *t, pid_t pid)
 			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
 	}
 	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
+	resolve_gc_function(t, &ef);
 	if (!elf_file__find_symbol(&ef, "PyCode_Type", &sym))
 		t->code_type = t->python_bias + sym.vaddr;
 	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime)) {

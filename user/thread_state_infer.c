@@ -15,7 +15,8 @@ static const char *const head_lock_holders[] = {
 static const char *const gc_functions[] = {"gc_collect_main", "gc_collect_with_callback",
 					   "gc_collect_region", "_PyGC_Collect", NULL};
 static const char *const gil_waits[] = {"take_gil", NULL};
-static const char *const lock_waits[] = {"PyThread_acquire_lock_timed", "sem_wait",
+static const char *const lock_waits[] = {"PyThread_acquire_lock_timed", "PyThread_acquire_lock",
+					 "sem_wait",
 					 "sem_clockwait", "sem_timedwait", NULL};
 
 static bool head_lock_taken(const struct gw_target *t, uint64_t sem)
@@ -58,12 +59,16 @@ void thread_state__infer(const struct gw_target *t, struct thread_view *v,
 	     thread_stacks__native_has(s, lock_waits))) {
 		out->holds_gil = true;
 		v->activity = TV_LOCK_WAIT;
-	} else if (v->activity == TV_FUTEX) {
-		if ((cond && v->lock >= cond && v->lock < cond + PTHREAD_COND_SIZE) ||
+	} else if (v->activity == TV_FUTEX || v->activity == TV_RUNNING) {
+		/* A GIL waiter wakes every 5 ms to ask for a drop: it may be
+		 * caught running, its stack still says where it is.
+		 */
+		if ((v->activity == TV_FUTEX && cond && v->lock >= cond &&
+		     v->lock < cond + PTHREAD_COND_SIZE) ||
 		    thread_stacks__native_has(s, gil_waits))
 			v->activity = TV_GIL_WAIT;
-		else if ((out->head_lock && v->lock == out->head_lock) ||
-			 thread_stacks__native_has(s, lock_waits))
+		else if (v->activity == TV_FUTEX && ((out->head_lock && v->lock == out->head_lock) ||
+						     thread_stacks__native_has(s, lock_waits)))
 			v->activity = TV_LOCK_WAIT;
 	}
 	out->holds_head_lock =

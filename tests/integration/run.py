@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from harness import (SUPPORTED, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
+from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
                      summary_of, task_state)
 
@@ -95,11 +95,13 @@ FREEZE_WITHIN = 15
 THRESHOLD_NS = 2_000_000_000  # --deadlock-after default
 
 
-def wait_for_deadlock(python, script, *args):
-    """Runs a freezing scenario until gilwatch reports its deadlock."""
+def wait_for_deadlock(python, script, *args, on_found=None):
+    """Runs a freezing scenario until gilwatch reports its deadlock;
+    on_found(watch) gives a callback run while the target is frozen."""
     for _ in range(FREEZE_ATTEMPTS):
-        found, events, facts = Watch(GILWATCH, python, script, args).run_until(
-            "deadlock", FREEZE_WITHIN)
+        w = Watch(GILWATCH, python, script, args)
+        found, events, facts = w.run_until("deadlock", FREEZE_WITHIN,
+                                           on_found(w) if on_found else None)
         if found:
             return found, events, facts
     raise Failure("no deadlock reported in %d attempts of %d s" % (FREEZE_ATTEMPTS,
@@ -114,10 +116,54 @@ def check_promptness(dl):
         check(t["waiting_ns"] >= dl["frozen_ns"], "a member waits less than the cycle's age")
 
 
+# Debian's build inlines PyThread_acquire_lock_timed into PyThread_acquire_lock.
+LOCK_FUNCS = {"PyThread_acquire_lock_timed", "PyThread_acquire_lock"}
+# C functions that hold or wait in the freeze; static ones are named only where
+# .symtab survives (not in Debian's stripped build).
+THREAD_STATE_FUNCS = {"_PyThreadState_Prealloc", "new_threadstate", "tstate_delete_common",
+                      "_PyThreadState_DeleteCurrent", "PyThreadState_Clear",
+                      "_PyThreadState_DeleteExcept", "PyThreadState_New"}
+
+
+def check_freeze_stacks(label, status, other):
+    """The deadlock's stacks: the status thread inside _current_frames with
+    the collection and its finalizer; the other thread in a thread-state
+    function waiting on HEAD_LOCK's semaphore."""
+    py = functions(status["python_stack"])
+    check("status_thread" in py and "Finalized.__del__" in py, "status python %s" % py)
+    sn, on = functions(status["native_stack"]), functions(other["native_stack"])
+    check("_PyThread_CurrentFrames" in sn and "gc_collect_main" in sn, "status native %s" % sn)
+    check(LOCK_FUNCS & set(on), "other native %s" % on)
+    if not label.endswith("debian"):
+        check("take_gil" in sn, "status native %s" % sn)
+        check(THREAD_STATE_FUNCS & set(on), "other native %s" % on)
+    for t in (status, other):
+        check(not t.get("native_stack_truncated"), "truncated native stack: %s" % t)
+
+
+def check_frozen_dump(label, facts):
+    """`dump` of the frozen process (no BPF: memory, /proc, native stacks)
+    tells the same story as the deadlock report."""
+    def on_found(dl, pid):
+        _, threads = dump(GILWATCH, pid)
+        status = threads.get(facts()["status_tid"])
+        check(status is not None, "status thread not dumped: %s" % list(threads))
+        check(status.get("waits_for") == "GIL", "dump status: %s" % status["state"])
+        check(status.get("in_gc") is True, "dump status not in GC: %s" % status["state"])
+        check("HEAD_LOCK" in status["holds"], "dump status holds %s" % status["holds"])
+        others = [t for t in threads.values() if t.get("waits_for") == "HEAD_LOCK"]
+        check(len(others) == 1 and others[0]["holds"] == ["GIL"],
+              "dump: no GIL holder waiting for HEAD_LOCK: %s" %
+              [(t["tid"], t["state"]) for t in threads.values()])
+    return on_found
+
+
 def test_beam_freeze(python, label):
     """3.11: the status thread holds HEAD_LOCK and waits for the GIL; a thread
     starting or exiting holds the GIL and waits for HEAD_LOCK."""
-    dl, events, facts = wait_for_deadlock(python, "beam_like_freeze.py")
+    dl, events, facts = wait_for_deadlock(python, "beam_like_freeze.py",
+                                          on_found=lambda w: check_frozen_dump(
+                                              label, w._facts))
     check(sorted(dl["cycle"]) == ["GIL", "HEAD_LOCK"], "cycle %s" % dl["cycle"])
     by_tid = {t["tid"]: t for t in dl["threads"]}
     check(len(by_tid) == 2, "expected 2 threads: %s" % dl["threads"])
@@ -128,9 +174,18 @@ def test_beam_freeze(python, label):
     other = [t for t in dl["threads"] if t is not status][0]
     check(other["holds"] == ["GIL"] and other["waits_for"] == "HEAD_LOCK", "other: %s" % other)
     check_promptness(dl)
+    check_freeze_stacks(label, status, other)
     hazards = [e for e in events_of(events, "hazard") if e["rule"] == "gc-in-frame-collection"]
     check(hazards and hazards[0]["time_ns"] < dl["time_ns"], "no hazard before the freeze")
-    check(hazards[0]["tid"] == facts["status_tid"], "hazard on the wrong thread")
+    h = hazards[0]
+    check(h["tid"] == facts["status_tid"], "hazard on the wrong thread")
+    # Captured in BPF as the collection started, inside _current_frames.
+    check(h["stacks_from"] == "event", "hazard stacks read late: %s" % h["stacks_from"])
+    hn = functions(h["native_stack"])
+    check("_PyThread_CurrentFrames" in hn, "hazard native %s" % hn)
+    check("status_thread" in functions(h["python_stack"]), "hazard python %s" % h["python_stack"])
+    # Named from .symtab, or on Debian's stripped build from its USDT probe.
+    check(hn[0] == "gc_collect_main", "hazard native starts at %s" % hn[:2])
 
 
 def test_lock_order_head_gil(python, label):
@@ -148,6 +203,9 @@ def test_self_deadlock(python, label):
     """3.11: a gc callback drops a threading.local inside _current_frames."""
     dl, _, facts = wait_for_deadlock(python, "self_deadlock.py")
     check(dl["cycle"] == ["HEAD_LOCK"], "cycle %s" % dl["cycle"])
+    native = functions(dl["threads"][0]["native_stack"])
+    check("_PyThread_CurrentFrames" in native and LOCK_FUNCS & set(native),
+          "native %s" % native)
     check([t["tid"] for t in dl["threads"]] == [facts["tid"]], "threads %s" % dl["threads"])
     check(dl["threads"][0]["holds"] == ["HEAD_LOCK"], "holds %s" % dl["threads"][0])
     check_promptness(dl)
@@ -188,6 +246,14 @@ def test_stall_gil_held(python, label):
     check(states.get(facts["hog"], "").startswith("holds the GIL"), "hog: %s" % states)
     check(states.get(facts["ticker"]) == "waits for the GIL", "ticker: %s" % states)
     check_stall_promptness(st)
+    by_tid = {t["tid"]: t for t in st["threads"]}
+    hog, ticker = by_tid[facts["hog"]], by_tid[facts["ticker"]]
+    check(functions(hog["python_stack"])[:1] == ["hog"], "hog python %s" % hog["python_stack"])
+    check("ticker" in functions(ticker["python_stack"]), "ticker python %s" %
+          ticker["python_stack"])
+    if not label.endswith("debian"):
+        check("take_gil" in functions(ticker["native_stack"]), "ticker native %s" %
+              functions(ticker["native_stack"]))
 
 
 def test_abba_default(python, label):
@@ -196,8 +262,12 @@ def test_abba_default(python, label):
     st, events, facts = Watch(GILWATCH, python, "abba.py", STALL_ARGS).run_until("stall", 10)
     check(st is not None and st["rule"] == "all-blocked", "stall %s" % st)
     states = {t["tid"]: t["state"] for t in st["threads"]}
+    by_tid = {t["tid"]: t for t in st["threads"]}
     for who in ("first", "second"):
         check(states.get(facts[who], "").startswith("waits for lock 0x"), "%s: %s" % (who, states))
+        top = by_tid[facts[who]]["python_stack"][0]
+        want = (who, marker_line("abba.py", who.upper() + "_WAITS"))
+        check((top["function"], top["line"]) == want, "%s waits at %s" % (who, top))
     check(not events_of(events, "deadlock"), "a deadlock claimed without lock owners")
     check_stall_promptness(st)
 
@@ -370,7 +440,7 @@ def test_dump_call_chain(python, label):
               "main stack %s" % main["python_stack"])
         check(worker["state"].startswith("waits for lock"), "worker: %s" % worker["state"])
         wn, mn = functions(worker["native_stack"]), functions(main["native_stack"])
-        check("PyThread_acquire_lock_timed" in wn, "worker native %s" % wn)
+        check(LOCK_FUNCS & set(wn), "worker native %s" % wn)
         check({"clock_nanosleep", "__select", "select"} & set(mn), "main native %s" % mn)
         check("Py_BytesMain" in mn and "__libc_start_main" in mn, "main native %s" % mn)
         if not label.endswith("debian"):  # static functions are named in .symtab only
@@ -390,6 +460,35 @@ def test_dump_call_chain(python, label):
         os.killpg(target.pid, signal.SIGKILL)
         target.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_crash(python, label, how="segv"):
+    """A fatal signal: the crash event carries the faulting thread's Python and
+    native stacks, captured in BPF at delivery (the process is gone after)."""
+    w = Watch(GILWATCH, python, "crash.py", (), script_args=(how,))
+    try:
+        w._start()
+        w.target.wait(timeout=20)
+        w._finish(10)
+        facts = w._facts()
+    finally:
+        w.close()
+    sig = {"segv": "SIGSEGV", "abort": "SIGABRT"}[how]
+    check(w.target.returncode == -signal.Signals[sig], "target exited %d" % w.target.returncode)
+    crashes = events_of(w.events, "crash")
+    check(len(crashes) == 1, "crash events: %d" % len(crashes))
+    c = crashes[0]
+    check(c["tid"] == facts["tid"] and c["signal"] == sig and c["name"],
+          "crash %s" % {k: c.get(k) for k in ("tid", "signal", "name")})
+    script = os.path.join(TARGETS, "crash.py")
+    chain = [(f["function"], f.get("line")) for f in c["python_stack"] if f["file"] == script]
+    want = [("c", marker_line("crash.py", "ABORT_C" if how == "abort" else "CRASH_C")),
+            ("b", marker_line("crash.py", "CALL_C")), ("a", marker_line("crash.py", "CALL_B")),
+            ("worker", marker_line("crash.py", "CALL_A"))]
+    check(chain == want, "crash python %s, want %s" % (chain, want))
+    native = functions(c["native_stack"])
+    check("_PyEval_EvalFrameDefault" in native, "crash native %s" % native)
+    check("abort" in native if how == "abort" else native[0] != "??", "native %s" % native)
 
 
 def test_dump_bad_input():
@@ -525,7 +624,7 @@ def main():
     for label, python in SUPPORTED:
         for fn in (test_gc, test_frames, test_contention, test_deep, test_abba_deep, test_benign,
                    test_abba_default, test_stall_gil_held, test_fork_with_threads,
-                   test_spawn_is_fine, test_idle_pool_deep, test_dump_call_chain):
+                   test_spawn_is_fine, test_idle_pool_deep, test_dump_call_chain, test_crash):
             tests.append(("%s %s" % (fn.__name__, label), functools.partial(fn, python, label)))
         tests.append(("test_benign --deep " + label,
                       functools.partial(test_benign, python, label, "--deep")))
@@ -545,6 +644,8 @@ def main():
     tests += [
         ("test_no_such_pid", test_no_such_pid),
         ("test_dump_bad_input", test_dump_bad_input),
+        ("test_crash abort 3.12", functools.partial(test_crash, pyenv_python("3.12.1"), "3.12",
+                                                    "abort")),
         ("test_not_python", test_not_python),
         ("test_thread_id", test_thread_id),
         ("test_exits_while_attaching", test_exits_while_attaching),

@@ -13,14 +13,14 @@ def first():
     tids["first"] = threading.get_native_id()
     with a:
         both_hold_one.wait()
-        b.acquire()
+        b.acquire()  # FIRST_WAITS
 
 
 def second():
     tids["second"] = threading.get_native_id()
     with b:
         both_hold_one.wait()
-        a.acquire()
+        a.acquire()  # SECOND_WAITS
 
 
 sync.wait_for_go()
