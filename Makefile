@@ -18,7 +18,7 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 
 # binutils (nm, readelf) and python3 drive the tests; util-linux's setpriv too.
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev libdw-dev libcapstone-dev zlib1g-dev libcmocka-dev \
-	pkg-config make gcc binutils python3 util-linux
+	pkg-config make gcc binutils python3 util-linux libclang-rt-14-dev
 
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
@@ -29,7 +29,7 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAYOUT_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
 LAYOUT_PROBES := $(patsubst %,$(OUTPUT)/tests/layout-%,$(LAYOUT_VERSIONS))
 
-.PHONY: all deps test unit integration run clean format
+.PHONY: all deps test unit integration run clean format fuzz
 all: $(OUTPUT)/gilwatch
 
 deps:
@@ -72,11 +72,51 @@ $(OUTPUT)/tests/layout-%: tests/unit/layout_probe.c | $(OUTPUT)/tests
 unit: $(UNIT_BINS) $(LAYOUT_PROBES)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 
+# libFuzzer harnesses (tests/fuzz/) for the decoders of another process's
+# memory, built from the sources with clang's sanitizers (not the gcc
+# objects), each run for FUZZ_TIME seconds on a scratch copy of its seed
+# corpus (the checked-in one does not grow) plus fresh images in the current
+# layouts. Any crash, leak or timeout fails; its input is left in
+# $(OUTPUT)/fuzz/artifacts/.
+FUZZ_TIME ?= 20
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Iuser \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := linetable py_stack
+FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_PY_STACK_SRCS := user/py_stack.c user/linetable.c user/proc.c user/python_build.c \
+	user/elf_file.c
+
+$(OUTPUT)/fuzz:
+	mkdir -p $@
+
+$(OUTPUT)/fuzz/fuzz_linetable: tests/fuzz/fuzz_linetable.c user/linetable.c user/linetable.h \
+		| $(OUTPUT)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
+$(OUTPUT)/fuzz/fuzz_py_stack: tests/fuzz/fuzz_py_stack.c $(FUZZ_PY_STACK_SRCS) \
+		$(wildcard user/*.h include/*.h) | $(OUTPUT)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lelf -lz -o $@
+
+fuzz: $(FUZZ_BINS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir -p $(OUTPUT)/fuzz/artifacts && \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir $$tmp/$$t && cp tests/fuzz/corpus/$$t/* $$tmp/$$t/ || exit 1; \
+		if [ $$t = py_stack ]; then GW_FUZZ_SEEDS=$$tmp/$$t $(OUTPUT)/fuzz/fuzz_$$t || exit 1; fi; \
+		echo "== fuzz_$$t: $(FUZZ_TIME) s"; \
+		$(OUTPUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -rss_limit_mb=1024 -timeout=5 \
+			-max_len=8192 -print_final_stats=1 \
+			-artifact_prefix=$(OUTPUT)/fuzz/artifacts/$$t- $$tmp/$$t >$$tmp/$$t.log 2>&1 || \
+			{ tail -40 $$tmp/$$t.log; echo "fuzz_$$t FAILED: see $(OUTPUT)/fuzz/artifacts/"; \
+			  exit 1; }; \
+		grep -E '^Done|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
+			$$tmp/$$t.log; \
+	done
+
 integration: $(OUTPUT)/gilwatch
 	$(PY) tests/integration/run.py --gilwatch $(OUTPUT)/gilwatch
 
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all unit fuzz
 	$(MAKE) integration
 
 # Until the node agent exists, the main job watches a bundled demo workload.

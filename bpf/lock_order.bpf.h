@@ -25,13 +25,13 @@ static __always_inline bool still_held(__u64 lock, __u32 tid)
 	return o && o->tid == tid;
 }
 
-static __always_inline void add_edge(__u32 pid, __u32 tid, __u64 from, __u64 to, __u64 now)
+/* True for a new edge. */
+static __always_inline bool add_edge(__u32 pid, __u32 tid, __u64 from, __u64 to, __u64 now)
 {
 	struct gw_edge_key key = {.pid = pid, .from = from, .to = to};
 	struct gw_edge edge = {.tid = tid, .time_ns = now};
 
-	if (from != to)
-		bpf_map_update_elem(&lock_edges, &key, &edge, BPF_NOEXIST);
+	return from != to && !bpf_map_update_elem(&lock_edges, &key, &edge, BPF_NOEXIST);
 }
 
 static __always_inline void note_order(struct gw_thread_state *ts, __u64 id, __u64 to,
@@ -39,13 +39,18 @@ static __always_inline void note_order(struct gw_thread_state *ts, __u64 id, __u
 {
 	__u32 pid = id >> 32, tid = (__u32)id, i;
 	__u64 now = bpf_ktime_get_ns();
+	bool added = false;
 
 	for (i = 0; i < GW_MAX_HELD; i++) {
 		if (i < ts->nheld && still_held(ts->held[i], tid))
-			add_edge(pid, tid, ts->held[i], to, now);
+			added |= add_edge(pid, tid, ts->held[i], to, now);
 	}
 	if (gil_counts && ts->gil_hold_start)
-		add_edge(pid, tid, GW_LOCK_GIL, to, now);
+		added |= add_edge(pid, tid, GW_LOCK_GIL, to, now);
+	/* Where the new edges happened: their (tid, time_ns) finds this. */
+	if (added)
+		emit_stacks((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+			    GW_EV_LOCK_EDGE, 0, now);
 }
 
 static __always_inline void held_add(struct gw_thread_state *ts, __u64 lock)

@@ -214,7 +214,7 @@ static __always_inline void capture_ret_fixups(struct gw_stack_event *e)
 /* Sends the calling thread's stacks for the event (type, time_ns); false if
  * the ring was full.
  */
-static __always_inline bool emit_stacks(struct pt_regs *regs, __u32 type, __u32 arg, __u64 now)
+static __noinline bool emit_stacks(struct pt_regs *regs, __u32 type, __u32 arg, __u64 now)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct py_walk w = {.tid = (__u32)id, .cpu = bpf_get_smp_processor_id()};

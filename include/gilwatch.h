@@ -35,6 +35,10 @@ enum gw_event_type {
 	 * when no gw_stack_event could carry it.
 	 */
 	GW_EV_CRASH = 10,
+	/* gw_stack_event only: where new lock-order edges (same tid and
+	 * time_ns) were made (--deep).
+	 */
+	GW_EV_LOCK_EDGE = 11,
 };
 
 enum gw_frames_api {
@@ -246,7 +250,9 @@ struct gw_region {
 };
 
 struct gw_stack_event {
-	__u32 type; /* the event it belongs to: GW_EV_HAZARD_GC_IN_FRAMES, GW_EV_CRASH */
+	__u32 type; /* the event it belongs to: GW_EV_HAZARD_GC_IN_FRAMES, GW_EV_CRASH,
+		     * GW_EV_LOCK_EDGE
+		     */
 	__u32 pid;
 	__u32 tid;
 	__u32 arg; /* GW_EV_CRASH: the signal */

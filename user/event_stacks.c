@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
@@ -91,6 +92,41 @@ static void report_crash(struct event_stacks *es, const struct gw_stack_event *e
 	report__crash(es->report, ev->tid, ev->arg, ev->comm, ev->time_ns, s);
 }
 
+#define EDGE_WHERE_SLOTS 256
+
+static void keep_edge_where(struct event_stacks *es, const struct gw_stack_event *ev)
+{
+	struct edge_where *w = &es->edges[es->nedges++ % EDGE_WHERE_SLOTS];
+	const struct thread_stacks *s = es->buf;
+	unsigned i;
+
+	event_stacks__decode(es->collector, ev, es->buf);
+	memset(w, 0, sizeof(*w));
+	w->tid = ev->tid;
+	w->time_ns = ev->time_ns;
+	for (i = 0; i < s->py.n && w->py_n < EDGE_WHERE_PY; i++, w->py_n++) {
+		snprintf(w->py[i].function, sizeof(w->py[i].function), "%s", s->py.f[i].function);
+		snprintf(w->py[i].file, sizeof(w->py[i].file), "%s", s->py.f[i].file);
+		w->py[i].line = s->py.f[i].line;
+	}
+	for (i = 0; i < s->native.n && w->native_n < EDGE_WHERE_NATIVE; i++, w->native_n++)
+		snprintf(w->native[i], sizeof(w->native[i]), "%s",
+			 s->native.f[i].symbol[0] ? s->native.f[i].symbol : "??");
+}
+
+const struct edge_where *event_stacks__edge_where(struct event_stacks *es, uint32_t tid,
+						  uint64_t time_ns)
+{
+	unsigned i, n = es->nedges < EDGE_WHERE_SLOTS ? es->nedges : EDGE_WHERE_SLOTS;
+
+	event_stacks__poll(es);
+	for (i = 0; es->edges && i < n; i++) {
+		if (es->edges[i].tid == tid && es->edges[i].time_ns == time_ns)
+			return &es->edges[i];
+	}
+	return NULL;
+}
+
 static int handle_stack_event(void *ctx, void *data, size_t len)
 {
 	struct event_stacks *es = ctx;
@@ -103,6 +139,8 @@ static int handle_stack_event(void *ctx, void *data, size_t len)
 	} else if (ev->type == GW_EV_HAZARD_GC_IN_FRAMES) {
 		memcpy(es->hazard, ev, sizeof(*ev));
 		es->hazard_valid = true;
+	} else if (ev->type == GW_EV_LOCK_EDGE && es->collector) {
+		keep_edge_where(es, ev);
 	}
 	return 0;
 }
@@ -115,7 +153,8 @@ int event_stacks__init(struct event_stacks *es, struct gilwatch_bpf *skel, struc
 	es->collector = c;
 	es->hazard = malloc(sizeof(*es->hazard));
 	es->buf = malloc(sizeof(*es->buf));
-	if (!es->hazard || !es->buf) {
+	es->edges = calloc(EDGE_WHERE_SLOTS, sizeof(*es->edges));
+	if (!es->hazard || !es->buf || !es->edges) {
 		event_stacks__destroy(es);
 		return -ENOMEM;
 	}
@@ -135,6 +174,7 @@ void event_stacks__destroy(struct event_stacks *es)
 	ring_buffer__free(es->rb);
 	free(es->hazard);
 	free(es->buf);
+	free(es->edges);
 	memset(es, 0, sizeof(*es));
 }
 

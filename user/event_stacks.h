@@ -22,6 +22,8 @@ struct event_stacks {
 	bool hazard_valid;
 	struct thread_stacks *buf;
 	uint64_t crashes;
+	struct edge_where *edges; /* a ring of the latest lock-order edge sites */
+	unsigned nedges;
 };
 
 /* -errno if the ring cannot be opened. */
@@ -34,6 +36,11 @@ void event_stacks__destroy(struct event_stacks *es);
 void event_stacks__poll(struct event_stacks *es);
 /* The stacks captured with event e, NULL if none were. */
 const struct thread_stacks *event_stacks__for(struct event_stacks *es, const struct gw_event *e);
+/* Where the lock-order edge made by tid at time_ns (monotonic) happened;
+ * NULL if not captured.
+ */
+const struct edge_where *event_stacks__edge_where(struct event_stacks *es, uint32_t tid,
+						  uint64_t time_ns);
 /* A crash whose stacks did not fit the ring (GW_EV_CRASH). */
 void event_stacks__crash_without_stacks(struct event_stacks *es, const struct gw_event *e);
 

@@ -78,11 +78,14 @@ static int line_delta(const uint8_t *p, const uint8_t *lim)
 
 int linetable__line_311(const uint8_t *t, size_t len, int firstlineno, int addr)
 {
-	const uint8_t *p = t, *lim = t + len;
+	const uint8_t *p = t, *lim;
 	long start = -1, end = 0, line = firstlineno, ar_line = -1;
 
 	if (addr < 0)
 		return firstlineno;
+	if (!t)
+		return -1;
+	lim = t + len;
 	while (end <= addr) {
 		if (p >= lim || !(*p & 128))
 			return -1;

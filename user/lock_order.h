@@ -20,9 +20,27 @@ struct order_edge {
 	uint64_t time_ns;
 };
 
+/* Where an edge was made: the top of the acquiring thread's stacks,
+ * captured in BPF when the edge first appeared.
+ */
+#define EDGE_WHERE_PY 4
+#define EDGE_WHERE_NATIVE 6
+struct edge_where {
+	uint32_t tid;
+	uint64_t time_ns; /* the edge's */
+	unsigned py_n, native_n;
+	struct {
+		char function[128];
+		char file[256];
+		int line;
+	} py[EDGE_WHERE_PY];
+	char native[EDGE_WHERE_NATIVE][96];
+};
+
 struct order_cycle {
 	size_t n;
 	struct order_edge edges[GW_MAX_ORDER_CYCLE]; /* edges[i].to == edges[i+1].from */
+	const struct edge_where *where[GW_MAX_ORDER_CYCLE]; /* NULL: not captured */
 	uint64_t key;
 };
 

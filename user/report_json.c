@@ -329,6 +329,32 @@ void report_json__fork_hazard(struct report *r, const struct fork_record *f, uin
 	jw_line_end(&w);
 }
 
+/* "where": the top of the acquiring thread's stacks when the edge appeared. */
+static void write_where(struct json_writer *w, const struct edge_where *where)
+{
+	unsigned i;
+
+	jw_object_begin(w, "where");
+	jw_array_begin(w, "python_stack");
+	for (i = 0; i < where->py_n; i++) {
+		jw_object_begin(w, NULL);
+		jw_str(w, "function", where->py[i].function);
+		jw_str(w, "file", where->py[i].file);
+		if (where->py[i].line >= 0)
+			jw_u64(w, "line", where->py[i].line);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	jw_array_begin(w, "native_stack");
+	for (i = 0; i < where->native_n; i++) {
+		jw_object_begin(w, NULL);
+		jw_str(w, "function", where->native[i]);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	jw_object_end(w);
+}
+
 void report_json__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock)
 {
 	char text[512], name[32];
@@ -347,6 +373,8 @@ void report_json__lock_order(struct report *r, const struct order_cycle *c, uint
 		jw_str(&w, "to", report__order_lock_name(e->to, head_lock, name, sizeof(name)));
 		jw_u64(&w, "tid", e->tid);
 		jw_u64(&w, "time_ns", e->time_ns + r->realtime_offset_ns);
+		if (c->where[i])
+			write_where(&w, c->where[i]);
 		jw_object_end(&w);
 	}
 	jw_array_end(&w);

@@ -241,10 +241,19 @@ void report_text__lock_order(struct report *r, const struct order_cycle *c, uint
 
 	report__order_text(c, head_lock, text, sizeof(text));
 	fprintf(r->out, "\n!! LOCK ORDER in pid %d: %s\n", r->target->pid, text);
-	for (i = 0; i < c->n; i++)
+	for (i = 0; i < c->n; i++) {
+		const struct edge_where *w = c->where[i];
+		unsigned j;
+
 		fprintf(r->out, "   %s acquired or waited for while holding %s by thread %u\n",
 			report__order_lock_name(c->edges[i].to, head_lock, to, sizeof(to)),
 			report__order_lock_name(c->edges[i].from, head_lock, from, sizeof(from)),
 			c->edges[i].tid);
+		for (j = 0; w && j < w->py_n; j++)
+			fprintf(r->out, "      %s (%s:%d)\n", w->py[j].function, w->py[j].file,
+				w->py[j].line);
+		for (j = 0; w && j < w->native_n; j++)
+			fprintf(r->out, "      #%u %s\n", j, w->native[j]);
+	}
 	fflush(r->out);
 }

@@ -4,8 +4,36 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proc.h"
 #include "ret_fixups.h"
 #include "stack_collector.h"
+
+static int sign_mapping(const struct proc_mapping *m, void *ctx)
+{
+	uint64_t *sig = ctx;
+
+	if (m->perms[2] == 'x')
+		*sig = (*sig ^ m->start) * 1099511628211ull; /* FNV-1a style */
+	return 0;
+}
+
+static uint64_t maps_signature(pid_t pid)
+{
+	uint64_t sig = 14695981039346656037ull;
+
+	return proc__for_each_mapping(pid, sign_mapping, &sig) < 0 ? 0 : sig;
+}
+
+void stack_collector__follow_mappings(struct stack_collector *c)
+{
+	uint64_t sig;
+
+	if (!c->native)
+		return;
+	sig = maps_signature(c->t->pid);
+	if (sig && sig != c->maps_signature && !native_unwinder__refresh(c->native))
+		c->maps_signature = sig;
+}
 
 int stack_collector__init(struct stack_collector *c, const struct gw_target *t)
 {
@@ -16,6 +44,7 @@ int stack_collector__init(struct stack_collector *c, const struct gw_target *t)
 	err = py_reader__init(&c->py, &t->build.layout, t->code_type, mem_source__process(t->pid));
 	if (err)
 		return err;
+	c->maps_signature = maps_signature(t->pid);
 	c->native_err = native_unwinder__new(t->pid, &c->native);
 	if (c->native_err)
 		c->native = NULL;
@@ -70,6 +99,8 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 		out->native_err = c->native_err;
 		return;
 	}
+	/* Modules loaded since the last look would stop the unwind. */
+	stack_collector__follow_mappings(c);
 	nfix = ret_fixups__read(tid, fixups, GW_MAX_RET_FIXUPS);
 	native_unwinder__set_ret_fixups(c->native, fixups, nfix);
 	out->native_err = native_unwinder__thread(c->native, tid, &out->native);

@@ -250,7 +250,15 @@ static void check_stall_and_forks(struct watch *w)
 		report__stall(&w->report, &w->stall_found, head_lock, NULL, NULL, 0);
 	}
 	check_children(w, now, head_lock, n);
+	if (w->stacks_ready)
+		stack_collector__follow_mappings(&w->stacks);
 	if (w->opts->deep && lock_order__scan(&w->lock_order, w->skel, &w->order_found)) {
+		size_t i;
+
+		for (i = 0; i < w->order_found.n; i++)
+			w->order_found.where[i] = event_stacks__edge_where(
+			    &w->event_stacks, w->order_found.edges[i].tid,
+			    w->order_found.edges[i].time_ns);
 		w->snap->lock_order_cycles = w->lock_order.inversions;
 		report__lock_order(&w->report, &w->order_found, head_lock);
 	}
