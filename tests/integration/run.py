@@ -197,6 +197,13 @@ def test_lock_order_head_gil(python, label):
     check(lo["description"] == "Cycle in lock order graph: GIL => HEAD_LOCK => GIL",
           lo["description"])
     check(len({e["tid"] for e in lo["edges"]}) == 2, "edges %s" % lo["edges"])
+    # HEAD_LOCK => GIL happened inside _current_frames; GIL => HEAD_LOCK in a
+    # thread start or exit.
+    where = {(e["from"], e["to"]): e.get("where") for e in lo["edges"]}
+    hg = where.get(("HEAD_LOCK", "GIL"))
+    check(hg and "_PyThread_CurrentFrames" in functions(hg["native_stack"]) + functions(
+        hg["python_stack"]) or hg and "status_thread" in functions(hg["python_stack"]),
+          "HEAD_LOCK => GIL where %s" % hg)
 
 
 def test_self_deadlock(python, label):
@@ -221,6 +228,15 @@ def test_abba_deep(python, label):
           "lock_order edges %s" % orders[0]["edges"])
     check(orders[0]["description"].startswith("Cycle in lock order graph: lock 0x"),
           orders[0]["description"])
+    # Where each edge happened: the acquisition that blocked, at its line.
+    for e in orders[0]["edges"]:
+        who = "first" if e["tid"] == facts["first"] else "second"
+        top = e.get("where", {}).get("python_stack", [{}])[0]
+        want = (who, marker_line("abba.py", who.upper() + "_WAITS"))
+        check((top.get("function"), top.get("line")) == want, "edge %s where %s" % (e, top))
+        check(LOCK_FUNCS & set(functions(e["where"]["native_stack"])) or
+              {"sem_wait", "sem_clockwait", "sem_timedwait"} & set(
+                  functions(e["where"]["native_stack"])), "edge native %s" % e["where"])
     check({t["tid"] for t in dl["threads"]} == {facts["first"], facts["second"]},
           "threads %s, expected %s" % (dl["threads"], facts))
     check(all(name.startswith("lock 0x") for name in dl["cycle"]) and len(dl["cycle"]) == 2,
