@@ -89,4 +89,56 @@ int BPF_KPROBE(gw_sem_post_enter, void *sem)
 	return 0;
 }
 
+/* ---- --deep: where each lock was created ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GW_MAX_LOCKS);
+	__type(key, __u64);
+	__type(value, struct gw_lock_site);
+} lock_sites SEC(".maps");
+
+/* PyThread_allocate_lock() returned a lock: note the Python frames that
+ * asked for it (threading.Lock(), a Condition, a queue), innermost first.
+ */
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_lock_alloc_exit, void *lock)
+{
+	__u64 id = bpf_get_current_pid_tgid(), frame, code;
+	struct py_walk w = {.tid = (__u32)id};
+	struct gw_lock_site site = {.pid = id >> 32};
+	__u64 key = (__u64)lock;
+	struct gw_proc_cfg *cfg;
+	__u8 owner;
+	__u32 i;
+
+	cfg = bpf_map_lookup_elem(&proc_cfg, &site.pid);
+	if (!cfg || !cfg->deep || !lock || !cfg->py.interp_head)
+		return 0;
+	w.o = cfg->py;
+	w.fsbase = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
+	find_tstate(&w);
+	if (!w.tstate)
+		return 0;
+	frame = read_u64(w.tstate + w.o.tstate_frame);
+	if (w.o.frame_via_cframe && frame)
+		frame = read_u64(frame + w.o.cframe_current_frame);
+	for (i = 0; i < 2 * GW_SITE_FRAMES && frame && site.n < GW_SITE_FRAMES; i++) {
+		owner = 0;
+		if (w.o.frame_owner)
+			bpf_probe_read_user(&owner, 1, (void *)(frame + w.o.frame_owner));
+		code = read_u64(frame + w.o.frame_code);
+		if (owner != GW_FRAME_OWNED_BY_CSTACK && code) {
+			site.code[site.n & (GW_SITE_FRAMES - 1)] = code;
+			bpf_probe_read_user(&site.instr[site.n & (GW_SITE_FRAMES - 1)],
+					    w.o.frame_instr_size == 4 ? 4 : 8,
+					    (void *)(frame + w.o.frame_instr));
+			site.n++;
+		}
+		frame = read_u64(frame + w.o.frame_previous);
+	}
+	bpf_map_update_elem(&lock_sites, &key, &site, BPF_ANY);
+	return 0;
+}
+
 #endif

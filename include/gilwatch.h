@@ -163,6 +163,17 @@ struct gw_lock_owner {
 	__u64 since;
 };
 
+/* --deep: where a PyThread_type_lock was created (map key: its address):
+ * the innermost Python frames of the creating thread.
+ */
+#define GW_SITE_FRAMES 4
+struct gw_lock_site {
+	__u32 pid;
+	__u32 n;
+	__u64 code[GW_SITE_FRAMES];
+	__u64 instr[GW_SITE_FRAMES];
+};
+
 /* Aggregated per process in the kernel, read by user space. */
 struct gw_proc_stats {
 	__u64 gc_count[GW_GC_GENERATIONS];

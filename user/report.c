@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <bpf/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -15,6 +18,43 @@ uint64_t report__now_ns(const struct report *r)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Frames of the machinery that creates locks for the code that matters. */
+static bool in_lock_machinery(const char *file)
+{
+	static const char *const suffixes[] = {"/threading.py", "/queue.py", "/_threading_local.py",
+					       "/multiprocessing/synchronize.py"};
+	size_t i, n = strlen(file);
+
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t m = strlen(suffixes[i]);
+
+		if (n >= m && !strcmp(file + n - m, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
+int report__lock_site(struct report *r, uint64_t addr, struct py_frame *out)
+{
+	struct gw_lock_site site;
+	bool found = false;
+	struct py_frame f;
+	uint32_t i;
+
+	if (r->lock_sites_fd < 0 || !r->stacks ||
+	    bpf_map_lookup_elem(r->lock_sites_fd, &addr, &site) || site.pid != (uint32_t)r->target->pid)
+		return -ENOENT;
+	for (i = 0; i < site.n && i < GW_SITE_FRAMES; i++) {
+		if (py_reader__frame(&r->stacks->py, site.code[i], site.instr[i], &f))
+			break;
+		*out = f;
+		found = true;
+		if (!in_lock_machinery(f.file))
+			break;
+	}
+	return found ? 0 : -ENOENT;
 }
 
 const struct thread_stacks *report__stacks(struct report *r, const struct gw_target *t, pid_t tid)

@@ -27,7 +27,15 @@ struct report {
 	/* Stacks for deadlock, stall and hazard reports; NULL: none. */
 	struct stack_collector *stacks;
 	struct thread_stacks *stack_buf;
+	int lock_sites_fd; /* --deep: the lock_sites map, -1 if none */
 };
+
+/* Where the lock (semaphore) at addr was created: the innermost Python frame
+ * outside the standard library's threading and queue modules (threading.py's
+ * own when there is no other). -ENOENT if unknown (default mode, 3.13's
+ * PyMutex locks, a lock created before gilwatch attached).
+ */
+int report__lock_site(struct report *r, uint64_t addr, struct py_frame *out);
 
 /* Python and native stacks of thread tid of t now (t: the watched process
  * or a child of it), in a buffer the next call reuses; NULL if unavailable.

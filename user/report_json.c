@@ -175,6 +175,21 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 	jw_line_end(&w);
 }
 
+/* key: {"function","file","line"} of where the lock at addr was created. */
+static void write_site(struct report *r, struct json_writer *w, const char *key, uint64_t addr)
+{
+	struct py_frame f;
+
+	if (report__lock_site(r, addr, &f))
+		return;
+	jw_object_begin(w, key);
+	jw_str(w, "function", f.function);
+	jw_str(w, "file", f.file);
+	if (f.line >= 0)
+		jw_u64(w, "line", f.line);
+	jw_object_end(w);
+}
+
 static void write_stacks(struct report *r, struct json_writer *w, const struct gw_target *t,
 			 pid_t tid)
 {
@@ -207,6 +222,8 @@ void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 		jw_str(&w, NULL, report__held(c, i, held, sizeof(held)));
 		jw_array_end(&w);
 		jw_str(&w, "waits_for", detector__lock_name(m->kind, m->addr, name, sizeof(name)));
+		if (m->kind == LOCK_SEM)
+			write_site(r, &w, "waits_for_created_at", m->addr);
 		jw_u64(&w, "held_by", m->holder);
 		jw_u64(&w, "waiting_ns", now_ns - m->since_ns);
 		write_stacks(r, &w, r->target, m->tid);
@@ -373,6 +390,10 @@ void report_json__lock_order(struct report *r, const struct order_cycle *c, uint
 		jw_str(&w, "to", report__order_lock_name(e->to, head_lock, name, sizeof(name)));
 		jw_u64(&w, "tid", e->tid);
 		jw_u64(&w, "time_ns", e->time_ns + r->realtime_offset_ns);
+		if (e->from != GW_LOCK_GIL && e->from != head_lock)
+			write_site(r, &w, "from_created_at", e->from);
+		if (e->to != GW_LOCK_GIL && e->to != head_lock)
+			write_site(r, &w, "to_created_at", e->to);
 		if (c->where[i])
 			write_where(&w, c->where[i]);
 		jw_object_end(&w);

@@ -130,6 +130,17 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 	fflush(r->out);
 }
 
+/* " (created at file:line in function)", "" if unknown. */
+static const char *site_text(struct report *r, uint64_t addr, char *buf, size_t len)
+{
+	struct py_frame f;
+
+	buf[0] = '\0';
+	if (!report__lock_site(r, addr, &f))
+		snprintf(buf, len, " (created at %s:%d in %s)", f.file, f.line, f.function);
+	return buf;
+}
+
 static void print_stacks(struct report *r, const struct gw_target *t, pid_t tid)
 {
 	const struct thread_stacks *s = report__stacks(r, t, tid);
@@ -140,7 +151,7 @@ static void print_stacks(struct report *r, const struct gw_target *t, pid_t tid)
 
 void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
 {
-	char held[32], name[32], d[32], comm[GW_COMM_LEN];
+	char held[32], name[32], d[32], comm[GW_COMM_LEN], site[PY_FILE_LEN + 160];
 	size_t i;
 
 	fprintf(r->out, "\n!! DEADLOCK in pid %d (%s): cycle in wait-for graph, frozen for %s\n",
@@ -150,10 +161,12 @@ void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 
 		if (proc__comm(r->target->pid, m->tid, comm, sizeof(comm)))
 			comm[0] = '\0';
-		fprintf(r->out, "   thread %u (%s) holds %s, waits %s for %s held by thread %u\n",
+		fprintf(r->out, "   thread %u (%s) holds %s, waits %s for %s%s held by thread %u\n",
 			m->tid, comm, report__held(c, i, held, sizeof(held)),
 			fmt_ns(d, sizeof(d), now_ns - m->since_ns),
-			detector__lock_name(m->kind, m->addr, name, sizeof(name)), m->holder);
+			detector__lock_name(m->kind, m->addr, name, sizeof(name)),
+			m->kind == LOCK_SEM ? site_text(r, m->addr, site, sizeof(site)) : "",
+			m->holder);
 		print_stacks(r, r->target, m->tid);
 	}
 	fflush(r->out);

@@ -357,7 +357,9 @@ int watch__run(const struct watch_opts *opts)
 					    .json = opts->json,
 					    .deep = opts->deep,
 					    .realtime_offset_ns = realtime_offset_ns(),
-					    .target = &w->target};
+					    .target = &w->target,
+					    .lock_sites_fd = opts->deep ? bpf_map__fd(w->skel->maps.lock_sites)
+									: -1};
 		/* Modules are loaded now, not while a frozen process waits. */
 		w->stacks_ready = !stack_collector__init(&w->stacks, &w->target);
 		if (w->stacks_ready) {

@@ -4,7 +4,6 @@ import time
 
 import sync
 
-a, b = threading.Lock(), threading.Lock()
 both_hold_one = threading.Barrier(2)
 tids = {}
 
@@ -24,6 +23,8 @@ def second():
 
 
 sync.wait_for_go()
+# Created once gilwatch watches: --deep names them by this line.
+a, b = threading.Lock(), threading.Lock()  # LOCKS_CREATED
 threads = [threading.Thread(target=f, daemon=True) for f in (first, second)]
 for t in threads:
     t.start()
