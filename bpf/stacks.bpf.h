@@ -114,8 +114,7 @@ static __always_inline void capture_frame(struct gw_stack_event *e, const struct
 	capture(&r[GW_REGION_CODE], d, GW_CODE_BYTES, code);
 	if (!r[GW_REGION_CODE].len)
 		return;
-	capture(&r[GW_REGION_NAME], d + GW_CODE_BYTES, GW_NAME_BYTES,
-		code_member(d, o->code_name));
+	capture(&r[GW_REGION_NAME], d + GW_CODE_BYTES, GW_NAME_BYTES, code_member(d, o->code_name));
 	capture(&r[GW_REGION_FILE], d + GW_CODE_BYTES + GW_NAME_BYTES, GW_FILE_BYTES,
 		code_member(d, o->code_filename));
 	capture(&r[GW_REGION_LINETABLE], d + GW_CODE_BYTES + GW_NAME_BYTES + GW_FILE_BYTES,

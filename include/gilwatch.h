@@ -244,9 +244,9 @@ struct gw_ret_fixup {
 #define GW_STACK_BYTES (16 * GW_STACK_CHUNK)
 #define GW_REGIONS_PER_FRAME 4
 enum gw_frame_region {
-	GW_REGION_CODE = 0,	/* the code object's first GW_CODE_BYTES */
-	GW_REGION_NAME = 1,	/* the name string object */
-	GW_REGION_FILE = 2,	/* the file name string object */
+	GW_REGION_CODE = 0,	 /* the code object's first GW_CODE_BYTES */
+	GW_REGION_NAME = 1,	 /* the name string object */
+	GW_REGION_FILE = 2,	 /* the file name string object */
 	GW_REGION_LINETABLE = 3, /* the line table bytes object */
 };
 #define GW_CODE_BYTES 160
@@ -266,7 +266,7 @@ struct gw_stack_event {
 		     */
 	__u32 pid;
 	__u32 tid;
-	__u32 arg; /* GW_EV_CRASH: the signal */
+	__u32 arg;     /* GW_EV_CRASH: the signal */
 	__u64 time_ns; /* equals the time_ns of the gw_event it belongs to */
 	__u32 py_n;
 	__u32 py_truncated;

@@ -60,16 +60,40 @@ static int parse_seconds(const char *arg, double min, double *out)
 	return 0;
 }
 
+/* The options watch and dump share; ARGP_ERR_UNKNOWN for the rest. */
+static error_t parse_common(int key, char *arg, struct argp_state *state, const char *command,
+			    pid_t *pid, bool *json)
+{
+	switch (key) {
+	case 'p':
+		if (proc__parse_pid(arg, pid))
+			argp_error(state, "invalid pid '%s': expected a positive number", arg);
+		break;
+	case 'j':
+		*json = true;
+		break;
+	case 'v':
+		gw_verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!*pid)
+			argp_error(state, "%s needs --pid PID", command);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
 static error_t parse_watch(int key, char *arg, struct argp_state *state)
 {
 	struct cli *cli = state->input;
 	struct watch_opts *o = &cli->watch;
 
 	switch (key) {
-	case 'p':
-		if (proc__parse_pid(arg, &o->pid))
-			argp_error(state, "invalid pid '%s': expected a positive number", arg);
-		break;
 	case 'i':
 		if (parse_seconds(arg, 0.01, &o->interval_s))
 			argp_error(state, "invalid interval '%s': expected seconds >= 0.01", arg);
@@ -77,9 +101,6 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	case 'd':
 		if (parse_seconds(arg, 0, &o->duration_s))
 			argp_error(state, "invalid duration '%s': expected seconds >= 0", arg);
-		break;
-	case 'j':
-		o->json = true;
 		break;
 	case OPT_DEEP:
 		o->deep = true;
@@ -94,18 +115,8 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --deadlock-after '%s': expected seconds >= 0.1",
 				   arg);
 		break;
-	case 'v':
-		gw_verbose++;
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (!o->pid)
-			argp_error(state, "watch needs --pid PID");
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return parse_common(key, arg, state, "watch", &o->pid, &o->json);
 	}
 	return 0;
 }
@@ -132,43 +143,23 @@ static error_t parse_dump(int key, char *arg, struct argp_state *state)
 {
 	struct dump_opts *o = &((struct cli *)state->input)->dump;
 
-	switch (key) {
-	case 'p':
-		if (proc__parse_pid(arg, &o->pid))
-			argp_error(state, "invalid pid '%s': expected a positive number", arg);
-		break;
-	case 'j':
-		o->json = true;
-		break;
-	case OPT_NO_NATIVE:
-		o->no_native = true;
-		break;
-	case 'v':
-		gw_verbose++;
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (!o->pid)
-			argp_error(state, "dump needs --pid PID");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
+	if (key != OPT_NO_NATIVE)
+		return parse_common(key, arg, state, "dump", &o->pid, &o->json);
+	o->no_native = true;
 	return 0;
 }
 
-static const struct argp dump_argp = {dump_options,
-				      parse_dump,
-				      NULL,
-				      "Print every thread of a CPython process: what it holds or waits "
-				      "for, and its Python and native stacks. Needs no BPF and works "
-				      "on a frozen process; each thread is stopped only for the moment "
-				      "of its native unwind.",
-				      NULL,
-				      NULL,
-				      NULL};
+static const struct argp dump_argp = {
+    dump_options,
+    parse_dump,
+    NULL,
+    "Print every thread of a CPython process: what it holds or waits "
+    "for, and its Python and native stacks. Needs no BPF and works "
+    "on a frozen process; each thread is stopped only for the moment "
+    "of its native unwind.",
+    NULL,
+    NULL,
+    NULL};
 
 static const struct argp_option top_options[] = {{}};
 

@@ -4,8 +4,7 @@
 
 #include "disasm.h"
 
-int disasm__jump_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out,
-			 size_t max)
+int disasm__jump_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out, size_t max)
 {
 	const uint8_t *p = code;
 	uint64_t addr = vaddr;

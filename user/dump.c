@@ -53,8 +53,8 @@ static void print_json(const struct gw_target *t, const struct dumped_thread *d,
 		jw_object_begin(&w, NULL);
 		jw_u64(&w, "tid", d[i].view.tid);
 		jw_str(&w, "name", d[i].view.name);
-		jw_str(&w, "state", thread_state__describe(&d[i].view, &d[i].state, desc,
-							     sizeof(desc)));
+		jw_str(&w, "state",
+		       thread_state__describe(&d[i].view, &d[i].state, desc, sizeof(desc)));
 		thread_state__json(&w, &d[i].view, &d[i].state);
 		report_stack__json(&w, &d[i].stacks);
 		jw_object_end(&w);

@@ -329,9 +329,9 @@ int elf_file__function_range(struct elf_file *ef, uint64_t vaddr, uint64_t *star
 	count = n;
 	if (count > (len - 12) / 8 || !count)
 		return -EINVAL;
-#define ENTRY_START(i) (base + (int64_t)(int32_t)(table[8 * (i)] | table[8 * (i) + 1] << 8 | \
-					      table[8 * (i) + 2] << 16 |                   \
-					      (uint32_t)table[8 * (i) + 3] << 24))
+#define ENTRY_START(i)                                                                             \
+	(base + (int64_t)(int32_t)(table[8 * (i)] | table[8 * (i) + 1] << 8 |                      \
+				   table[8 * (i) + 2] << 16 | (uint32_t)table[8 * (i) + 3] << 24))
 	lo = 0;
 	hi = count;
 	while (hi - lo > 1) { /* the last entry starting at or before vaddr */

@@ -38,7 +38,8 @@ static int read_capture(void *ctx, uint64_t addr, void *buf, size_t len)
 		for (j = 0; j < GW_REGIONS_PER_FRAME; j++) {
 			const struct gw_region *r = &ev->regions[i][j];
 
-			if (r->len && r->len <= region_size[j] && inside(addr, len, r->addr, r->len)) {
+			if (r->len && r->len <= region_size[j] &&
+			    inside(addr, len, r->addr, r->len)) {
 				memcpy(buf, ev->data[i] + region_offset[j] + (addr - r->addr), len);
 				return 0;
 			}
@@ -158,8 +159,8 @@ int event_stacks__init(struct event_stacks *es, struct gilwatch_bpf *skel, struc
 		event_stacks__destroy(es);
 		return -ENOMEM;
 	}
-	es->rb = ring_buffer__new(bpf_map__fd(skel->maps.stack_events), handle_stack_event, es,
-				  NULL);
+	es->rb =
+	    ring_buffer__new(bpf_map__fd(skel->maps.stack_events), handle_stack_event, es, NULL);
 	if (!es->rb) {
 		int err = -errno;
 

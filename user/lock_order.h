@@ -39,7 +39,7 @@ struct edge_where {
 
 struct order_cycle {
 	size_t n;
-	struct order_edge edges[GW_MAX_ORDER_CYCLE]; /* edges[i].to == edges[i+1].from */
+	struct order_edge edges[GW_MAX_ORDER_CYCLE];	    /* edges[i].to == edges[i+1].from */
 	const struct edge_where *where[GW_MAX_ORDER_CYCLE]; /* NULL: not captured */
 	uint64_t key;
 };

@@ -269,10 +269,10 @@ int py_reader__frame(struct py_reader *r, uint64_t code, uint64_t instr, struct 
 		/* f_lasti counts code units; -1 before the first instruction. */
 		addr = (int32_t)instr < 0 ? -1 : (int64_t)(int32_t)instr * 2;
 		/* Garbage beyond any real code must not wrap into "not started". */
-		out->line = addr > (int64_t)LINETABLE_MAX * 256
-				? -1
-				: linetable__line_310(e->table, e->table_len, e->firstlineno,
-						      (int)addr);
+		out->line =
+		    addr > (int64_t)LINETABLE_MAX * 256
+			? -1
+			: linetable__line_310(e->table, e->table_len, e->firstlineno, (int)addr);
 	} else {
 		addr = (int64_t)(instr - (code + r->l->code_adaptive));
 		if (addr < -2 || addr > (int64_t)LINETABLE_MAX * 16)

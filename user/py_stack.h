@@ -26,13 +26,13 @@ struct mem_source {
 
 struct py_frame {
 	uint64_t code;
-	int line; /* -1: unknown */
+	int line;			/* -1: unknown */
 	char function[PY_FUNCTION_LEN]; /* qualified name on 3.11+ */
 	char file[PY_FILE_LEN];
 };
 
 struct py_stack {
-	unsigned n;	  /* innermost first */
+	unsigned n;	    /* innermost first */
 	unsigned truncated; /* deeper than PY_STACK_DEPTH, or the chain broke */
 	struct py_frame f[PY_STACK_DEPTH];
 };

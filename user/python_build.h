@@ -17,7 +17,7 @@ struct python_stack_layout {
 	uint64_t tstate_frame;	       /* current frame, or the _PyCFrame (3.11/3.12) */
 	uint64_t cframe_current_frame; /* in _PyCFrame; used if frame_via_cframe */
 	uint64_t frame_previous;
-	uint64_t frame_code; /* f_code / f_executable */
+	uint64_t frame_code;  /* f_code / f_executable */
 	uint64_t frame_instr; /* 3.11+: prev_instr / instr_ptr (pointer); 3.10: f_lasti (int) */
 	uint64_t frame_owner; /* 3.11+ */
 	uint64_t code_filename;
@@ -42,16 +42,16 @@ struct python_stack_layout {
  */
 struct python_layout {
 	unsigned minor;
-	uint64_t runtime_gil;	      /* _PyRuntime.ceval.gil, 0 if per interpreter */
-	uint64_t runtime_interp_head; /* _PyRuntime.interpreters.head */
-	uint64_t runtime_head_lock;   /* _PyRuntime.interpreters.mutex, a
-				       * PyThread_type_lock; 0 on 3.13 (PyMutex) */
-	uint64_t interp_ceval_gil;    /* PyInterpreterState.ceval.gil (pointer) */
-	uint64_t interp_gc_stats;     /* gc.generation_stats: 3.13 only, where
-				       * automatic collections pick their
-				       * generation inside gc_collect_main() */
+	uint64_t runtime_gil;	       /* _PyRuntime.ceval.gil, 0 if per interpreter */
+	uint64_t runtime_interp_head;  /* _PyRuntime.interpreters.head */
+	uint64_t runtime_head_lock;    /* _PyRuntime.interpreters.mutex, a
+					* PyThread_type_lock; 0 on 3.13 (PyMutex) */
+	uint64_t interp_ceval_gil;     /* PyInterpreterState.ceval.gil (pointer) */
+	uint64_t interp_gc_stats;      /* gc.generation_stats: 3.13 only, where
+					* automatic collections pick their
+					* generation inside gc_collect_main() */
 	uint64_t interp_gc_collecting; /* gc.collecting: a collection is running */
-	uint64_t gil_last_holder;     /* in struct _gil_runtime_state */
+	uint64_t gil_last_holder;      /* in struct _gil_runtime_state */
 	uint64_t gil_locked;
 	uint64_t gil_cond;
 	uint64_t gil_switch_number;	  /* counts GIL handoffs */

@@ -44,7 +44,8 @@ int report__lock_site(struct report *r, uint64_t addr, struct py_frame *out)
 	uint32_t i;
 
 	if (r->lock_sites_fd < 0 || !r->stacks ||
-	    bpf_map_lookup_elem(r->lock_sites_fd, &addr, &site) || site.pid != (uint32_t)r->target->pid)
+	    bpf_map_lookup_elem(r->lock_sites_fd, &addr, &site) ||
+	    site.pid != (uint32_t)r->target->pid)
 		return -ENOENT;
 	for (i = 0; i < site.n && i < GW_SITE_FRAMES; i++) {
 		if (py_reader__frame(&r->stacks->py, site.code[i], site.instr[i], &f))

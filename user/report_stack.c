@@ -62,7 +62,8 @@ void report_stack__text(FILE *out, const struct thread_stacks *s, const char *in
 			const struct py_frame *f = &s->py.f[i];
 
 			if (f->line >= 0)
-				fprintf(out, "%s  %s (%s:%d)\n", indent, f->function, f->file, f->line);
+				fprintf(out, "%s  %s (%s:%d)\n", indent, f->function, f->file,
+					f->line);
 			else
 				fprintf(out, "%s  %s (%s)\n", indent, f->function, f->file);
 		}

@@ -191,8 +191,7 @@ void report_text__crash(struct report *r, pid_t tid, int sig, const char *comm,
 			const struct thread_stacks *s)
 {
 	fprintf(r->out, "\n!! CRASH in pid %d (%s): thread %d (%.*s) killed by %s\n",
-		r->target->pid, r->target->comm, tid, GW_COMM_LEN, comm,
-		report__signal_name(sig));
+		r->target->pid, r->target->comm, tid, GW_COMM_LEN, comm, report__signal_name(sig));
 	if (s)
 		report_stack__text(r->out, s, "      ");
 	else

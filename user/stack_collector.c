@@ -84,7 +84,6 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 	struct gw_ret_fixup fixups[GW_MAX_RET_FIXUPS];
 	int nfix;
 
-
 	if (!tstate) { /* started since the last look */
 		c->nthreads = target__threads(c->t, c->threads, STACK_COLLECTOR_THREADS);
 		tstate = stack_collector__tstate(c, tid);

@@ -21,15 +21,15 @@ struct gw_target {
 	/* Per probe: where it attaches, or why it cannot. */
 	struct elf_symbol sym[PY_PROBE_COUNT];
 	int sym_err[PY_PROBE_COUNT];
-	int gc_usdt;  /* USDT python:gc__start/gc__done present */
+	int gc_usdt;	    /* USDT python:gc__start/gc__done present */
 	uint64_t runtime;   /* _PyRuntime */
 	uint64_t code_type; /* PyCode_Type, to tell code objects from garbage */
-	uint64_t gil; /* runtime address of the main GIL's state, 0 if unknown */
+	uint64_t gil;	    /* runtime address of the main GIL's state, 0 if unknown */
 	/* Where _PyRuntime.interpreters.mutex lives, 0 if not a semaphore. Read
 	 * it when needed: startup may replace the lock it points to.
 	 */
 	uint64_t head_lock_field;
-	uint64_t gc_stats;	     /* 3.13: the main interpreter's gc.generation_stats */
+	uint64_t gc_stats; /* 3.13: the main interpreter's gc.generation_stats */
 	/* gc_collect_main()'s runtime ranges (a split-off cold part too), from
 	 * .symtab or, stripped, from the CFI around its USDT probe; 0 if unknown.
 	 */

@@ -64,4 +64,3 @@ int target__open_for_user(struct gw_target *t, pid_t pid)
 		usleep(STARTUP_RETRY_US);
 	return err ? explain_open_error(t, pid, err) : GW_EXIT_OK;
 }
-

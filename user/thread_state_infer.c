@@ -11,13 +11,16 @@
 /* C functions that hold HEAD_LOCK while they call out (3.10-3.12). */
 static const char *const head_lock_holders[] = {
     "_PyThread_CurrentFrames", "_PyThread_CurrentExceptions", "tstate_delete_common",
-    "new_threadstate", "_PyThreadState_DeleteExcept", NULL};
+    "new_threadstate",	       "_PyThreadState_DeleteExcept", NULL};
 static const char *const gc_functions[] = {"gc_collect_main", "gc_collect_with_callback",
 					   "gc_collect_region", "_PyGC_Collect", NULL};
 static const char *const gil_waits[] = {"take_gil", NULL};
-static const char *const lock_waits[] = {"PyThread_acquire_lock_timed", "PyThread_acquire_lock",
+static const char *const lock_waits[] = {"PyThread_acquire_lock_timed",
+					 "PyThread_acquire_lock",
 					 "sem_wait",
-					 "sem_clockwait", "sem_timedwait", NULL};
+					 "sem_clockwait",
+					 "sem_timedwait",
+					 NULL};
 
 static bool head_lock_taken(const struct gw_target *t, uint64_t sem)
 {
@@ -67,13 +70,14 @@ void thread_state__infer(const struct gw_target *t, struct thread_view *v,
 		     v->lock < cond + PTHREAD_COND_SIZE) ||
 		    thread_stacks__native_has(s, gil_waits))
 			v->activity = TV_GIL_WAIT;
-		else if (v->activity == TV_FUTEX && ((out->head_lock && v->lock == out->head_lock) ||
-						     thread_stacks__native_has(s, lock_waits)))
+		else if (v->activity == TV_FUTEX &&
+			 ((out->head_lock && v->lock == out->head_lock) ||
+			  thread_stacks__native_has(s, lock_waits)))
 			v->activity = TV_LOCK_WAIT;
 	}
-	out->holds_head_lock =
-	    head_lock_taken(t, out->head_lock) && thread_stacks__native_has(s, head_lock_holders) &&
-	    !(v->activity == TV_LOCK_WAIT && v->lock == out->head_lock);
+	out->holds_head_lock = head_lock_taken(t, out->head_lock) &&
+			       thread_stacks__native_has(s, head_lock_holders) &&
+			       !(v->activity == TV_LOCK_WAIT && v->lock == out->head_lock);
 	/* Without C symbols, the collection runs in the GIL holder. */
 	out->in_gc = gc_running(t) && (named ? thread_stacks__native_has(s, gc_functions)
 					     : v->activity == TV_HOLDS_GIL);
@@ -86,8 +90,7 @@ const char *thread_state__describe(const struct thread_view *v, const struct inf
 
 	thread_view__describe(v, st->head_lock, base, sizeof(base));
 	snprintf(buf, len, "%s%s%s%s", st->holds_gil ? "holds the GIL, " : "", base,
-		 st->holds_head_lock ? ", holds HEAD_LOCK" : "",
-		 st->in_gc ? ", in GC" : "");
+		 st->holds_head_lock ? ", holds HEAD_LOCK" : "", st->in_gc ? ", in GC" : "");
 	return buf;
 }
 

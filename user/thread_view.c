@@ -99,7 +99,8 @@ static void classify(struct gilwatch_bpf *skel, const struct gw_target *t, struc
 {
 	struct gw_thread_state ts;
 
-	if (skel && !bpf_map__lookup_elem(skel->maps.thread_state, &v->tid, sizeof(v->tid), &ts, sizeof(ts),
+	if (skel &&
+	    !bpf_map__lookup_elem(skel->maps.thread_state, &v->tid, sizeof(v->tid), &ts, sizeof(ts),
 				  0) &&
 	    ts.pid == (uint32_t)t->pid) {
 		/* A GIL waiter sleeps on the GIL's condvar (a futex) or spins. */

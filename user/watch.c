@@ -153,9 +153,9 @@ static int setup_bpf(struct watch *w)
 
 	w->skel = gilwatch_bpf__open();
 	/* One stack capture slot per CPU. */
-	if (w->skel && (bpf_map__set_max_entries(w->skel->maps.stack_scratch,
-						 libbpf_num_possible_cpus()) ||
-			gilwatch_bpf__load(w->skel))) {
+	if (w->skel &&
+	    (bpf_map__set_max_entries(w->skel->maps.stack_scratch, libbpf_num_possible_cpus()) ||
+	     gilwatch_bpf__load(w->skel))) {
 		gilwatch_bpf__destroy(w->skel);
 		w->skel = NULL;
 	}
@@ -256,9 +256,9 @@ static void check_stall_and_forks(struct watch *w)
 		size_t i;
 
 		for (i = 0; i < w->order_found.n; i++)
-			w->order_found.where[i] = event_stacks__edge_where(
-			    &w->event_stacks, w->order_found.edges[i].tid,
-			    w->order_found.edges[i].time_ns);
+			w->order_found.where[i] =
+			    event_stacks__edge_where(&w->event_stacks, w->order_found.edges[i].tid,
+						     w->order_found.edges[i].time_ns);
 		w->snap->lock_order_cycles = w->lock_order.inversions;
 		report__lock_order(&w->report, &w->order_found, head_lock);
 	}
@@ -353,13 +353,13 @@ int watch__run(const struct watch_opts *opts)
 	sigaction(SIGTERM, &sa, NULL);
 	code = setup_bpf(w);
 	if (code == GW_EXIT_OK) {
-		w->report = (struct report){.out = stdout,
-					    .json = opts->json,
-					    .deep = opts->deep,
-					    .realtime_offset_ns = realtime_offset_ns(),
-					    .target = &w->target,
-					    .lock_sites_fd = opts->deep ? bpf_map__fd(w->skel->maps.lock_sites)
-									: -1};
+		w->report = (struct report){
+		    .out = stdout,
+		    .json = opts->json,
+		    .deep = opts->deep,
+		    .realtime_offset_ns = realtime_offset_ns(),
+		    .target = &w->target,
+		    .lock_sites_fd = opts->deep ? bpf_map__fd(w->skel->maps.lock_sites) : -1};
 		/* Modules are loaded now, not while a frozen process waits. */
 		w->stacks_ready = !stack_collector__init(&w->stacks, &w->target);
 		if (w->stacks_ready) {

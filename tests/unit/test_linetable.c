@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "linetable.h"
+#include "pyenv_root.h"
 
 /* Offsets the oracle reports: [-PRE, nbytes + POST). */
 #define PRE 3
@@ -187,17 +188,6 @@ static const uint8_t *guarded(const uint8_t *t, size_t len)
 	if (len)
 		memcpy(p, t, len);
 	return p;
-}
-
-static const char *pyenv_root(char *buf, size_t len)
-{
-	const char *e = getenv("PYENV_ROOT"), *home = getenv("HOME");
-
-	if (e && *e)
-		snprintf(buf, len, "%s", e);
-	else
-		snprintf(buf, len, "%s/.pyenv", home && *home ? home : "/root");
-	return buf;
 }
 
 static int hexval(char c)

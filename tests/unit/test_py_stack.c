@@ -25,6 +25,7 @@
 #include "gilwatch.h"
 #include "py_stack.h"
 #include "python_build.h"
+#include "pyenv_root.h"
 
 /* Fake addresses: the image is mapped at BASE; anything else fails. */
 #define BASE 0x7f3a00000000ull
@@ -74,17 +75,6 @@ static int img_read(void *ctx, uint64_t addr, void *buf, size_t len)
 		return -EFAULT;
 	memcpy(buf, f->mem + (addr - BASE), len);
 	return 0;
-}
-
-static const char *pyenv_root(char *buf, size_t len)
-{
-	const char *e = getenv("PYENV_ROOT"), *home = getenv("HOME");
-
-	if (e && *e)
-		snprintf(buf, len, "%s", e);
-	else
-		snprintf(buf, len, "%s/.pyenv", home && *home ? home : "/root");
-	return buf;
 }
 
 /* The layout gilwatch resolves for the pyenv libpython of version v (for
