@@ -98,11 +98,14 @@ struct {
 	__type(value, struct gw_lock_site);
 } lock_sites SEC(".maps");
 
-/* PyThread_allocate_lock() returned a lock: note the Python frames that
- * asked for it (threading.Lock(), a Condition, a queue), innermost first.
+/* PyThread_allocate_lock() initializes its semaphore: note the Python frames
+ * that asked for the lock (threading.Lock(), a Condition, a queue),
+ * innermost first. sem_init rather than a uretprobe on the allocator: no
+ * uretprobe on a hot path (they can stall probe removal, see gil.bpf.h), and
+ * LTO builds inline the allocator but still call libc.
  */
-SEC("uretprobe")
-int BPF_KRETPROBE(gw_lock_alloc_exit, void *lock)
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_init, void *lock)
 {
 	__u64 id = bpf_get_current_pid_tgid(), frame, code;
 	struct py_walk w = {.tid = (__u32)id};

@@ -154,7 +154,7 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	    {PY_PROBE_DROP_GIL, skel->progs.gw_drop_gil_enter, NULL},
 	    {PY_PROBE_SEM_TRYWAIT, skel->progs.gw_sem_try_enter, skel->progs.gw_sem_try_exit},
 	    {PY_PROBE_SEM_POST, skel->progs.gw_sem_post_enter, NULL},
-	    {PY_PROBE_LOCK_ALLOC, NULL, skel->progs.gw_lock_alloc_exit},
+	    {PY_PROBE_LOCK_ALLOC, skel->progs.gw_sem_init, NULL},
 	};
 	size_t i;
 

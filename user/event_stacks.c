@@ -3,10 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/libbpf.h>
 
 #include "event_stacks.h"
-#include "gilwatch.skel.h"
 #include "proc.h"
 
 static const uint32_t region_offset[GW_REGIONS_PER_FRAME] = {
@@ -120,7 +118,8 @@ const struct edge_where *event_stacks__edge_where(struct event_stacks *es, uint3
 {
 	unsigned i, n = es->nedges < EDGE_WHERE_SLOTS ? es->nedges : EDGE_WHERE_SLOTS;
 
-	event_stacks__poll(es);
+	if (es->drain)
+		es->drain(es->drain_ctx);
 	for (i = 0; es->edges && i < n; i++) {
 		if (es->edges[i].tid == tid && es->edges[i].time_ns == time_ns)
 			return &es->edges[i];
@@ -128,13 +127,8 @@ const struct edge_where *event_stacks__edge_where(struct event_stacks *es, uint3
 	return NULL;
 }
 
-static int handle_stack_event(void *ctx, void *data, size_t len)
+void event_stacks__handle(struct event_stacks *es, const struct gw_stack_event *ev)
 {
-	struct event_stacks *es = ctx;
-	const struct gw_stack_event *ev = data;
-
-	if (len < sizeof(*ev) || ev->pid != (uint32_t)es->report->target->pid)
-		return 0;
 	if (ev->type == GW_EV_CRASH) {
 		report_crash(es, ev);
 	} else if (ev->type == GW_EV_HAZARD_GC_IN_FRAMES) {
@@ -143,15 +137,16 @@ static int handle_stack_event(void *ctx, void *data, size_t len)
 	} else if (ev->type == GW_EV_LOCK_EDGE && es->collector) {
 		keep_edge_where(es, ev);
 	}
-	return 0;
 }
 
-int event_stacks__init(struct event_stacks *es, struct gilwatch_bpf *skel, struct report *r,
-		       struct stack_collector *c)
+int event_stacks__init(struct event_stacks *es, struct report *r, struct stack_collector *c,
+		       void (*drain)(void *ctx), void *drain_ctx)
 {
 	memset(es, 0, sizeof(*es));
 	es->report = r;
 	es->collector = c;
+	es->drain = drain;
+	es->drain_ctx = drain_ctx;
 	es->hazard = malloc(sizeof(*es->hazard));
 	es->buf = malloc(sizeof(*es->buf));
 	es->edges = calloc(EDGE_WHERE_SLOTS, sizeof(*es->edges));
@@ -159,30 +154,15 @@ int event_stacks__init(struct event_stacks *es, struct gilwatch_bpf *skel, struc
 		event_stacks__destroy(es);
 		return -ENOMEM;
 	}
-	es->rb =
-	    ring_buffer__new(bpf_map__fd(skel->maps.stack_events), handle_stack_event, es, NULL);
-	if (!es->rb) {
-		int err = -errno;
-
-		event_stacks__destroy(es);
-		return err;
-	}
 	return 0;
 }
 
 void event_stacks__destroy(struct event_stacks *es)
 {
-	ring_buffer__free(es->rb);
 	free(es->hazard);
 	free(es->buf);
 	free(es->edges);
 	memset(es, 0, sizeof(*es));
-}
-
-void event_stacks__poll(struct event_stacks *es)
-{
-	if (es->rb)
-		ring_buffer__consume(es->rb);
 }
 
 const struct thread_stacks *event_stacks__for(struct event_stacks *es, const struct gw_event *e)
@@ -190,7 +170,8 @@ const struct thread_stacks *event_stacks__for(struct event_stacks *es, const str
 	if (!e->addr || !es->collector)
 		return NULL;
 	/* The two rings are not ordered: the capture may not be read yet. */
-	event_stacks__poll(es);
+	if (es->drain)
+		es->drain(es->drain_ctx);
 	if (!es->hazard_valid || es->hazard->time_ns != e->time_ns || es->hazard->tid != e->tid)
 		return NULL;
 	event_stacks__decode(es->collector, es->hazard, es->buf);

@@ -11,11 +11,12 @@
 #include "report.h"
 #include "stack_collector.h"
 
-struct gilwatch_bpf;
-struct ring_buffer;
-
 struct event_stacks {
-	struct ring_buffer *rb;
+	/* Takes what the stack ring holds (the driver's): a capture is read
+	 * before the small event it belongs to is reported.
+	 */
+	void (*drain)(void *ctx);
+	void *drain_ctx;
 	struct report *report;
 	struct stack_collector *collector; /* NULL: nothing to decode with */
 	struct gw_stack_event *hazard;	   /* the latest hazard capture */
@@ -26,14 +27,14 @@ struct event_stacks {
 	unsigned nedges;
 };
 
-/* -errno if the ring cannot be opened. */
-int event_stacks__init(struct event_stacks *es, struct gilwatch_bpf *skel, struct report *r,
-		       struct stack_collector *c);
+/* -ENOMEM. */
+int event_stacks__init(struct event_stacks *es, struct report *r, struct stack_collector *c,
+		       void (*drain)(void *ctx), void *drain_ctx);
 void event_stacks__destroy(struct event_stacks *es);
-/* Takes what the ring holds: crashes are reported at once, the latest
- * hazard capture is kept for event_stacks__for().
+/* A capture of this process: a crash is reported at once, the latest hazard
+ * capture and lock-order edge sites are kept.
  */
-void event_stacks__poll(struct event_stacks *es);
+void event_stacks__handle(struct event_stacks *es, const struct gw_stack_event *ev);
 /* The stacks captured with event e, NULL if none were. */
 const struct thread_stacks *event_stacks__for(struct event_stacks *es, const struct gw_event *e);
 /* Where the lock-order edge made by tid at time_ns (monotonic) happened;

@@ -23,7 +23,7 @@ const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
     [PY_PROBE_DROP_GIL] = {"drop_gil", "drop_gil", NULL, NULL, 1, 0},
     [PY_PROBE_SEM_TRYWAIT] = {"sem_trywait", "sem_trywait", NULL, NULL, 1, 1},
     [PY_PROBE_SEM_POST] = {"sem_post", "sem_post", NULL, NULL, 1, 1},
-    [PY_PROBE_LOCK_ALLOC] = {"lock_alloc", "PyThread_allocate_lock", NULL, NULL, 1, 0},
+    [PY_PROBE_LOCK_ALLOC] = {"lock_alloc", "sem_init", NULL, NULL, 1, 1},
 };
 
 /* Measured with offsetof() against each version's internal headers. */

@@ -72,7 +72,7 @@ enum python_probe {
 	PY_PROBE_DROP_GIL,    /* --deep */
 	PY_PROBE_SEM_TRYWAIT, /* --deep: uncontended lock acquisitions */
 	PY_PROBE_SEM_POST,    /* --deep: lock releases */
-	PY_PROBE_LOCK_ALLOC,  /* --deep: where locks are created */
+	PY_PROBE_LOCK_ALLOC,  /* --deep: where locks are created (sem_init) */
 	PY_PROBE_COUNT,
 };
 

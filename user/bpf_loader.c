@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_loader.h"
+#include "gilwatch.skel.h"
+#include "log.h"
+#include "session.h"
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return gw_verbose ? vfprintf(stderr, fmt, args) : 0;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct bpf_loader *b = ctx;
+	const struct gw_event *e = data;
+	struct session *s;
+
+	if (len < sizeof(*e))
+		return 0;
+	s = b->lookup(b->lookup_ctx, e->pid);
+	if (s)
+		session__event(s, e);
+	return 0;
+}
+
+static int on_stack_event(void *ctx, void *data, size_t len)
+{
+	struct bpf_loader *b = ctx;
+	const struct gw_stack_event *ev = data;
+	struct session *s;
+
+	if (len < sizeof(*ev))
+		return 0;
+	s = b->lookup(b->lookup_ctx, ev->pid);
+	if (s)
+		session__stack_event(s, ev);
+	return 0;
+}
+
+int bpf_loader__open(struct bpf_loader *b, session_lookup_fn lookup, void *ctx)
+{
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->lookup = lookup;
+	b->lookup_ctx = ctx;
+	libbpf_set_print(libbpf_print);
+	b->skel = gilwatch_bpf__open();
+	/* One stack capture slot per CPU. */
+	if (!b->skel ||
+	    bpf_map__set_max_entries(b->skel->maps.stack_scratch, libbpf_num_possible_cpus()) ||
+	    gilwatch_bpf__load(b->skel)) {
+		err = -errno;
+		gw_err("cannot load BPF programs: %s (needs root or CAP_BPF and CAP_PERFMON, "
+		       "and a kernel with BTF)",
+		       strerror(errno));
+		goto fail;
+	}
+	b->tp_links[0] = bpf_program__attach(b->skel->progs.gw_fork);
+	b->tp_links[1] = bpf_program__attach(b->skel->progs.gw_exit);
+	b->tp_links[2] = bpf_program__attach(b->skel->progs.gw_exec);
+	b->tp_links[3] = bpf_program__attach(b->skel->progs.gw_signal_deliver);
+	if (!b->tp_links[0] || !b->tp_links[1] || !b->tp_links[2] || !b->tp_links[3]) {
+		err = -errno;
+		gw_err("cannot attach sched and signal tracepoints: %s", strerror(errno));
+		goto fail;
+	}
+	b->events = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_event, b, NULL);
+	b->stacks = ring_buffer__new(bpf_map__fd(b->skel->maps.stack_events), on_stack_event, b,
+				     NULL);
+	if (!b->events || !b->stacks) {
+		err = -errno;
+		gw_err("cannot create ring buffers: %s", strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	bpf_loader__close(b);
+	return err ? err : -EINVAL;
+}
+
+void bpf_loader__close(struct bpf_loader *b)
+{
+	size_t i;
+
+	ring_buffer__free(b->events);
+	ring_buffer__free(b->stacks);
+	for (i = 0; i < sizeof(b->tp_links) / sizeof(b->tp_links[0]); i++)
+		bpf_link__destroy(b->tp_links[i]);
+	gilwatch_bpf__destroy(b->skel);
+	memset(b, 0, sizeof(*b));
+}
+
+void bpf_loader__drain_stacks(void *ctx)
+{
+	struct bpf_loader *b = ctx;
+
+	if (b->stacks)
+		ring_buffer__consume(b->stacks);
+}
+
+int bpf_loader__poll(struct bpf_loader *b, int timeout_ms)
+{
+	int err = ring_buffer__poll(b->events, timeout_ms);
+
+	/* Captures first would be better, but a crash's small record may come
+	 * alone; the stack ring is drained on demand by the sessions too.
+	 */
+	bpf_loader__drain_stacks(b);
+	return err < 0 && err != -EINTR ? err : 0;
+}

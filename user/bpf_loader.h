@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* The one BPF object a gilwatch process loads: programs, the process
+ * lifecycle tracepoints, and the two rings whose records it hands to the
+ * session of the process they belong to.
+ */
+#ifndef GW_BPF_LOADER_H
+#define GW_BPF_LOADER_H
+
+#include <sys/types.h>
+
+struct gilwatch_bpf;
+struct bpf_link;
+struct ring_buffer;
+struct session;
+
+/* The driver's session for pid, NULL if it watches no such process. */
+typedef struct session *(*session_lookup_fn)(void *ctx, pid_t pid);
+
+struct bpf_loader {
+	struct gilwatch_bpf *skel;
+	struct bpf_link *tp_links[4];
+	struct ring_buffer *events, *stacks;
+	session_lookup_fn lookup;
+	void *lookup_ctx;
+};
+
+/* Loads and attaches the tracepoints; -errno, logged in one line. */
+int bpf_loader__open(struct bpf_loader *b, session_lookup_fn lookup, void *ctx);
+void bpf_loader__close(struct bpf_loader *b);
+/* Waits up to timeout_ms for events and hands out all there are. */
+int bpf_loader__poll(struct bpf_loader *b, int timeout_ms);
+/* Hands out the stack ring's records now (session_opts.drain_stacks). */
+void bpf_loader__drain_stacks(void *b);
+
+#endif

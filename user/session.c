@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+
+#include "clock.h"
+#include "gilwatch.skel.h"
+#include "log.h"
+#include "proc.h"
+#include "session.h"
+
+/* GIL holder samples per second (default mode's GIL share). */
+#define GIL_SAMPLE_NS (10 * 1000000ull)
+/* Wait-for graph scans per second. */
+#define DETECT_NS (100 * 1000000ull)
+/* Stall checks read /proc for every thread: twice a second. */
+#define CHECK_NS (500 * 1000000ull)
+/* A hazard is counted each time, reported at most this often. */
+#define HAZARD_REPORT_NS (60ull * 1000000000ull)
+
+static int64_t realtime_offset_ns(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
+}
+
+int session__open(struct session **out, struct gilwatch_bpf *skel, const struct gw_target *t,
+		  const struct session_opts *opts)
+{
+	struct attach_opts aopts = {.sz = sizeof(aopts), .deep = opts->deep};
+	struct session *s = calloc(1, sizeof(*s));
+	int err;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->target = *t;
+	s->skel = skel;
+	s->opts = *opts;
+	snapshot__init(&s->snap, t->pid);
+	err = attach__target(skel, &s->target, &aopts, &s->attachment);
+	if (err) {
+		free(s);
+		return err;
+	}
+	s->report = (struct report){
+	    .out = opts->out,
+	    .json = opts->json,
+	    .deep = opts->deep,
+	    .realtime_offset_ns = realtime_offset_ns(),
+	    .target = &s->target,
+	    .lock_sites_fd = opts->deep ? bpf_map__fd(skel->maps.lock_sites) : -1};
+	/* Modules are loaded now, not while a frozen process waits. */
+	s->stacks_ready = !stack_collector__init(&s->stacks, &s->target);
+	if (s->stacks_ready) {
+		s->report.stacks = &s->stacks;
+		s->report.stack_buf = &s->stack_buf;
+	}
+	if (event_stacks__init(&s->event_stacks, &s->report, s->stacks_ready ? &s->stacks : NULL,
+			       opts->drain_stacks, opts->drain_ctx))
+		gw_info("pid %d: no stacks at events: out of memory", t->pid);
+	detector__init(&s->detector, &s->target, (uint64_t)(opts->deadlock_after_s * 1e9),
+		       opts->deep);
+	stall__init(&s->stall, (uint64_t)(opts->stall_after_s * 1e9));
+	s->lock_order.pid = t->pid;
+	*out = s;
+	return 0;
+}
+
+void session__close(struct session *s)
+{
+	if (!s)
+		return;
+	attach__detach(s->skel, &s->target, &s->attachment);
+	event_stacks__destroy(&s->event_stacks);
+	if (s->stacks_ready)
+		stack_collector__destroy(&s->stacks);
+	free(s);
+}
+
+static void on_fork(struct session *s, const struct gw_event *e)
+{
+	struct fork_record *f = forks__add(&s->forks, e->addr, e->tid, e->arg, e->time_ns);
+
+	children__fork(&s->children, &s->target, e->addr, e->tid, e->arg, s->stall.threshold_ns);
+	/* The parent's threads now, a moment after the fork. */
+	if (f)
+		f->n = thread_view__read(s->skel, &s->target, f->views, GW_MAX_VIEWS);
+}
+
+static void on_return_site(struct session *s, const struct gw_event *e)
+{
+	int err = attach__return_site(s->skel, &s->target, &s->attachment, e->addr);
+
+	/* Not retried: a failure here (no such mapping) would repeat on every
+	 * 5 ms wait slice. Waits through the site go unmeasured.
+	 */
+	if (err && err != -ESRCH) /* ESRCH: the process is exiting */
+		gw_info("pid %d: cannot probe a GIL wait return site (0x%llx): %s; GIL waits "
+			"through it are not measured",
+			s->target.pid, (unsigned long long)e->addr, strerror(-err));
+}
+
+static void on_hazard_gc_in_frames(struct session *s, const struct gw_event *e)
+{
+	s->hazards_seen++;
+	if (s->hazard_reported_ns && e->time_ns - s->hazard_reported_ns < HAZARD_REPORT_NS)
+		return;
+	s->hazard_reported_ns = e->time_ns;
+	report__hazard_gc_in_frames(&s->report, e, s->hazards_seen,
+				    event_stacks__for(&s->event_stacks, e));
+}
+
+void session__event(struct session *s, const struct gw_event *e)
+{
+	struct thread_row *row;
+
+	switch (e->type) {
+	case GW_EV_THREAD_START:
+	case GW_EV_THREAD_END:
+		row = snapshot__thread(&s->snap, e->tid);
+		if (row && e->type == GW_EV_THREAD_END) {
+			memcpy(row->name, e->comm, sizeof(row->name));
+			row->stats.ended = 1;
+		}
+		break;
+	case GW_EV_PROC_EXIT:
+		/* Threads exiting together may each look like the last one. */
+		if (s->exited)
+			return;
+		s->exited = true;
+		break;
+	case GW_EV_FORK:
+		on_fork(s, e);
+		return;
+	case GW_EV_EXEC:
+		forks__exec(&s->forks, e->addr);
+		children__forget(&s->children, e->addr);
+		return;
+	case GW_EV_RETURN_SITE:
+		on_return_site(s, e);
+		return;
+	case GW_EV_CRASH:
+		event_stacks__crash_without_stacks(&s->event_stacks, e);
+		return;
+	case GW_EV_HAZARD_GC_IN_FRAMES:
+		on_hazard_gc_in_frames(s, e);
+		return;
+	}
+	report__event(&s->report, e);
+}
+
+void session__stack_event(struct session *s, const struct gw_stack_event *ev)
+{
+	event_stacks__handle(&s->event_stacks, ev);
+}
+
+void session__refresh(struct session *s)
+{
+	/* The entry is gone only if the process was dropped; keep the last view. */
+	snapshot__refresh(&s->snap, s->skel);
+}
+
+/* Children are seen through /proc and their inherited interpreter state; a
+ * stalled one is reported with the parent's threads (s->views).
+ */
+static void check_children(struct session *s, uint64_t now, uint64_t head_lock)
+{
+	struct thread_view *views = s->child_views;
+	uint64_t switches = 0;
+	pid_t holder = 0;
+	size_t i, n;
+
+	for (i = 0; i < GW_MAX_CHILDREN; i++) {
+		struct child *c = &s->children.list[i];
+
+		if (!c->active)
+			continue;
+		if (proc__exited(c->target.pid)) {
+			c->active = false;
+			continue;
+		}
+		n = thread_view__read(s->skel, &c->target, views, GW_MAX_VIEWS);
+		target__gil_holder(&c->target, &holder);
+		target__gil_switches(&c->target, &switches);
+		if (stall__check(&c->stall, views, n, holder, switches, now, &s->stall_found)) {
+			s->snap.stalls++;
+			report__stall(&s->report, &s->stall_found, head_lock, c, s->views,
+				      s->nviews);
+		}
+	}
+}
+
+static void check_lock_order(struct session *s, uint64_t head_lock)
+{
+	struct order_cycle *c = &s->order_found;
+	size_t i;
+
+	if (!s->opts.deep || !lock_order__scan(&s->lock_order, s->skel, c))
+		return;
+	for (i = 0; i < c->n; i++)
+		c->where[i] = event_stacks__edge_where(&s->event_stacks, c->edges[i].tid,
+						       c->edges[i].time_ns);
+	s->snap.lock_order_cycles = s->lock_order.inversions;
+	report__lock_order(&s->report, c, head_lock);
+}
+
+static void check_stall_and_forks(struct session *s, uint64_t now)
+{
+	uint64_t switches = 0, head_lock = target__head_lock(&s->target);
+	pid_t holder = 0;
+
+	/* A child already gone (a failed exec) lost nothing that matters. */
+	while (forks__expired(&s->forks, now, &s->fork_found)) {
+		if (proc__exited(s->fork_found.child))
+			continue;
+		s->snap.fork_hazards++;
+		report__fork_hazard(&s->report, &s->fork_found, head_lock);
+	}
+	s->nviews = thread_view__read(s->skel, &s->target, s->views, GW_MAX_VIEWS);
+	target__gil_holder(&s->target, &holder);
+	target__gil_switches(&s->target, &switches);
+	/* A deadlocked process is stalled too: the cycle already says why. */
+	if (stall__check(&s->stall, s->views, s->nviews, holder, switches, now, &s->stall_found) &&
+	    !s->detector.deadlocks) {
+		s->snap.stalls++;
+		report__stall(&s->report, &s->stall_found, head_lock, NULL, NULL, 0);
+	}
+	check_children(s, now, head_lock);
+	if (s->stacks_ready)
+		stack_collector__follow_mappings(&s->stacks);
+	check_lock_order(s, head_lock);
+}
+
+void session__tick(struct session *s, uint64_t now)
+{
+	struct wait_cycle cycle;
+
+	/* On their own clocks: ticks come early on every event. */
+	if (now >= s->next_sample_ns) {
+		snapshot__sample_gil(&s->snap, &s->target);
+		s->next_sample_ns += GIL_SAMPLE_NS;
+		if (s->next_sample_ns < now)
+			s->next_sample_ns = now + GIL_SAMPLE_NS;
+	}
+	if (!s->exited && proc__exited(s->target.pid))
+		s->exited = true;
+	if (s->exited)
+		return;
+	if (now >= s->next_scan_ns) {
+		s->next_scan_ns = now + DETECT_NS;
+		if (detector__scan(&s->detector, s->skel, &cycle)) {
+			s->snap.deadlocks = s->detector.deadlocks;
+			report__deadlock(&s->report, &cycle, s->detector.scanned_ns);
+		}
+	}
+	if (now >= s->next_check_ns) {
+		s->next_check_ns = now + CHECK_NS;
+		check_stall_and_forks(s, now);
+	}
+}

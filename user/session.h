@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* One watched process: its target, probes, detectors, stacks and report,
+ * fed by the events of the shared BPF object and ticked by a driver
+ * (`watch` for one process, `agent` for all of them).
+ */
+#ifndef GW_SESSION_H
+#define GW_SESSION_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "attach.h"
+#include "children.h"
+#include "detect.h"
+#include "event_stacks.h"
+#include "forks.h"
+#include "lock_order.h"
+#include "report.h"
+#include "snapshot.h"
+#include "stall.h"
+#include "target.h"
+
+struct gilwatch_bpf;
+
+struct session_opts {
+	bool deep;
+	bool json;		 /* reports as JSON Lines */
+	FILE *out;		 /* where reports go */
+	double deadlock_after_s; /* a wait-for cycle must last this long */
+	double stall_after_s;	 /* no progress for this long is a stall */
+	/* The driver's: takes what the stack ring holds (event_stacks.h). */
+	void (*drain_stacks)(void *ctx);
+	void *drain_ctx;
+};
+
+struct session {
+	struct gw_target target;
+	struct gilwatch_bpf *skel;
+	struct session_opts opts;
+	struct gw_attachment attachment;
+	struct proc_snapshot snap;
+	struct report report;
+	struct detector detector;
+	struct stall_detector stall;
+	struct stall stall_found;
+	struct fork_tracker forks;
+	struct fork_record fork_found;
+	struct children children;
+	struct lock_order lock_order;
+	struct order_cycle order_found;
+	struct thread_view child_views[GW_MAX_VIEWS];
+	struct thread_view views[GW_MAX_VIEWS];
+	size_t nviews; /* threads in views at the last check */
+	struct stack_collector stacks;
+	bool stacks_ready;
+	struct event_stacks event_stacks;
+	struct thread_stacks stack_buf;
+	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
+	uint64_t next_sample_ns, next_scan_ns, next_check_ns;
+	bool exited;
+};
+
+/* Opens pid (an opened target t, see target.h), registers and attaches it.
+ * -ESRCH if it exited meanwhile, other -errno on BPF failures (logged by the
+ * caller). *out is heap-allocated.
+ */
+int session__open(struct session **out, struct gilwatch_bpf *skel, const struct gw_target *t,
+		  const struct session_opts *opts);
+/* Detaches (probes, map entries) and frees. */
+void session__close(struct session *s);
+/* A record of the events ring for this process. */
+void session__event(struct session *s, const struct gw_event *e);
+/* A record of the stack events ring for this process. */
+void session__stack_event(struct session *s, const struct gw_stack_event *ev);
+/* Periodic work: GIL samples, deadlock scans, stall, fork and lock-order
+ * checks, each on its own clock; sets s->exited when the process is gone.
+ */
+void session__tick(struct session *s, uint64_t now_ns);
+/* Reads the kernel aggregates back into s->snap. */
+void session__refresh(struct session *s);
+
+#endif
