@@ -72,8 +72,8 @@ int bpf_loader__open(struct bpf_loader *b, session_lookup_fn lookup, void *ctx)
 		goto fail;
 	}
 	b->events = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_event, b, NULL);
-	b->stacks = ring_buffer__new(bpf_map__fd(b->skel->maps.stack_events), on_stack_event, b,
-				     NULL);
+	b->stacks =
+	    ring_buffer__new(bpf_map__fd(b->skel->maps.stack_events), on_stack_event, b, NULL);
 	if (!b->events || !b->stacks) {
 		err = -errno;
 		gw_err("cannot create ring buffers: %s", strerror(errno));

@@ -9,9 +9,10 @@
 #include "exit_codes.h"
 #include "log.h"
 #include "proc.h"
+#include "version.h"
 
 int gw_verbose;
-const char *argp_program_version = "gilwatch 0.1";
+const char *argp_program_version = "gilwatch " GW_VERSION;
 const char *argp_program_bug_address = "https://github.com/gilwatch/gilwatch/issues";
 
 static const char usage_doc[] =
@@ -20,17 +21,19 @@ static const char usage_doc[] =
     "COMMAND is one of:\n"
     "  watch --pid PID   attach to one process and report until it exits\n"
     "  dump --pid PID    every thread's state and Python and native stacks, now\n"
+    "  agent             every CPython process of the machine, for Prometheus\n"
     "\n"
     "EXAMPLES:\n"
     "  gilwatch watch --pid 1234              # refreshed table every second\n"
     "  gilwatch watch --pid 1234 --json       # JSON Lines (docs/events.md)\n"
     "  gilwatch watch --pid 1234 --deep -d 10 # every GIL handoff, 10 seconds\n"
     "  gilwatch dump --pid 1234               # what each thread does (frozen too)\n"
+    "  gilwatch agent                         # metrics on http://127.0.0.1:9947/metrics\n"
     "\n"
     "Exit codes: 0 ok, 1 error, 2 usage, 3 no such process, 4 not CPython,\n"
     "5 unsupported CPython, 6 process exited while attaching, 7 BPF unavailable.";
 
-enum { OPT_DEEP = 0x100, OPT_DEADLOCK_AFTER, OPT_STALL_AFTER, OPT_NO_NATIVE };
+enum { OPT_DEEP = 0x100, OPT_DEADLOCK_AFTER, OPT_STALL_AFTER, OPT_NO_NATIVE, OPT_LISTEN };
 
 static const struct argp_option watch_options[] = {
     {"pid", 'p', "PID", 0, "Process to watch (required)", 0},
@@ -161,6 +164,75 @@ static const struct argp dump_argp = {
     NULL,
     NULL};
 
+static const struct argp_option agent_options[] = {
+    {"listen", OPT_LISTEN, "HOST:PORT", 0,
+     "Serve /metrics, /healthz and /events here (default 127.0.0.1:9947)", 0},
+    {"interval", 'i', "SECONDS", 0, "Terminal summary period (default 5)", 0},
+    {"duration", 'd', "SECONDS", 0, "Stop after this long (default: until Ctrl-C/SIGTERM)", 0},
+    {"quiet", 'q', NULL, 0, "No terminal summary", 0},
+    {"deep", OPT_DEEP, NULL, 0, "Trace every GIL handoff and lock operation (costly)", 0},
+    {"deadlock-after", OPT_DEADLOCK_AFTER, "SECONDS", 0,
+     "Report a wait-for cycle that lasts this long (default 2)", 0},
+    {"stall-after", OPT_STALL_AFTER, "SECONDS", 0,
+     "Report a process that makes no progress for this long (default 5)", 0},
+    {"verbose", 'v', NULL, 0, "Show diagnostics", 0},
+    {},
+};
+
+static error_t parse_agent(int key, char *arg, struct argp_state *state)
+{
+	struct agent_opts *o = &((struct cli *)state->input)->agent;
+
+	switch (key) {
+	case OPT_LISTEN:
+		o->listen = arg;
+		break;
+	case 'i':
+		if (parse_seconds(arg, 0.1, &o->interval_s))
+			argp_error(state, "invalid interval '%s': expected seconds >= 0.1", arg);
+		break;
+	case 'd':
+		if (parse_seconds(arg, 0, &o->duration_s))
+			argp_error(state, "invalid duration '%s': expected seconds >= 0", arg);
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case OPT_DEEP:
+		o->deep = true;
+		break;
+	case OPT_DEADLOCK_AFTER:
+		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))
+			argp_error(state, "invalid --deadlock-after '%s': expected seconds >= 0.1",
+				   arg);
+		break;
+	case OPT_STALL_AFTER:
+		if (parse_seconds(arg, 0.1, &o->stall_after_s))
+			argp_error(state, "invalid --stall-after '%s': expected seconds >= 0.1",
+				   arg);
+		break;
+	case 'v':
+		gw_verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp agent_argp = {
+    agent_options,
+    parse_agent,
+    NULL,
+    "Watch every CPython process of the machine, those running and "
+    "those started later; export them for Prometheus.",
+    NULL,
+    NULL,
+    NULL};
+
 static const struct argp_option top_options[] = {{}};
 
 static error_t parse_top(int key, char *arg, struct argp_state *state)
@@ -186,14 +258,28 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 	cli->watch.deadlock_after_s = 2.0;
 	cli->watch.stall_after_s = 5.0;
 	argp_err_exit_status = GW_EXIT_USAGE;
-	if (argc >= 2 && (!strcmp(argv[1], "watch") || !strcmp(argv[1], "dump"))) {
-		/* argp names the program after argv[0]: say "gilwatch watch". */
-		bool dump = !strcmp(argv[1], "dump");
+	cli->agent = (struct agent_opts){.listen = "127.0.0.1:9947",
+					 .interval_s = 5.0,
+					 .deadlock_after_s = 2.0,
+					 .stall_after_s = 5.0};
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "watch") || !strcmp(argv[1], "dump") || !strcmp(argv[1], "agent"))) {
+		static const struct {
+			const char *name, *prog;
+			enum cli_command command;
+			const struct argp *argp;
+		} commands[] = {{"watch", "gilwatch watch", CLI_WATCH, &watch_argp},
+				{"dump", "gilwatch dump", CLI_DUMP, &dump_argp},
+				{"agent", "gilwatch agent", CLI_AGENT, &agent_argp}};
 		char *saved = argv[1];
+		size_t i;
 
-		argv[1] = dump ? "gilwatch dump" : "gilwatch watch";
-		cli->command = dump ? CLI_DUMP : CLI_WATCH;
-		err = argp_parse(dump ? &dump_argp : &watch_argp, argc - 1, argv + 1, 0, NULL, cli);
+		for (i = 0; strcmp(argv[1], commands[i].name); i++)
+			;
+		/* argp names the program after argv[0]: say "gilwatch watch". */
+		argv[1] = (char *)commands[i].prog;
+		cli->command = commands[i].command;
+		err = argp_parse(commands[i].argp, argc - 1, argv + 1, 0, NULL, cli);
 		argv[1] = saved;
 	} else {
 		err = argp_parse(&top_argp, argc, argv, 0, NULL, cli);

@@ -14,6 +14,8 @@ int main(int argc, char **argv)
 		return watch__run(&cli.watch);
 	case CLI_DUMP:
 		return dump__run(&cli.dump);
+	case CLI_AGENT:
+		return agent__run(&cli.agent);
 	}
 	return GW_EXIT_ERROR;
 }

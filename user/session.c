@@ -47,13 +47,13 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 		free(s);
 		return err;
 	}
-	s->report = (struct report){
-	    .out = opts->out,
-	    .json = opts->json,
-	    .deep = opts->deep,
-	    .realtime_offset_ns = realtime_offset_ns(),
-	    .target = &s->target,
-	    .lock_sites_fd = opts->deep ? bpf_map__fd(skel->maps.lock_sites) : -1};
+	s->report =
+	    (struct report){.out = opts->out,
+			    .json = opts->json,
+			    .deep = opts->deep,
+			    .realtime_offset_ns = realtime_offset_ns(),
+			    .target = &s->target,
+			    .lock_sites_fd = opts->deep ? bpf_map__fd(skel->maps.lock_sites) : -1};
 	/* Modules are loaded now, not while a frozen process waits. */
 	s->stacks_ready = !stack_collector__init(&s->stacks, &s->target);
 	if (s->stacks_ready) {

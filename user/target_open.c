@@ -43,7 +43,7 @@ static int explain_open_error(const struct gw_target *t, pid_t pid, int err)
 	}
 }
 
-static bool still_starting(const struct gw_target *t, int err)
+bool target__still_starting(const struct gw_target *t, int err)
 {
 	double age = proc__age_s(t->pid);
 
@@ -60,7 +60,7 @@ int target__open_for_user(struct gw_target *t, pid_t pid)
 {
 	int err;
 
-	while ((err = target__open(t, pid)), still_starting(t, err))
+	while ((err = target__open(t, pid)), target__still_starting(t, err))
 		usleep(STARTUP_RETRY_US);
 	return err ? explain_open_error(t, pid, err) : GW_EXIT_OK;
 }

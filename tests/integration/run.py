@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+import agent_tests
 from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
                      summary_of, task_state)
@@ -663,6 +664,8 @@ def main():
     tests += [
         ("test_no_such_pid", test_no_such_pid),
         ("test_dump_bad_input", test_dump_bad_input),
+        ("test_alert_rules", agent_tests.test_alert_rules),
+        ("test_dashboard", agent_tests.test_dashboard),
         ("test_crash abort 3.12", functools.partial(test_crash, pyenv_python("3.12.1"), "3.12",
                                                     "abort")),
         ("test_not_python", test_not_python),

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* `gilwatch agent`: every CPython process of the machine (or the ones
+ * named), watched at once, exported for Prometheus on /metrics with the
+ * recent reports on /events, and summed up on the terminal.
+ */
+#ifndef GW_AGENT_H
+#define GW_AGENT_H
+
+#include <stdbool.h>
+
+struct agent_opts {
+	const char *listen; /* "127.0.0.1:9947" */
+	double interval_s;  /* terminal summary period */
+	double duration_s;  /* 0: until SIGINT/SIGTERM */
+	double deadlock_after_s;
+	double stall_after_s;
+	bool deep;
+	bool quiet; /* no terminal summary */
+};
+
+/* Returns a gw_exit code; errors are reported on stderr in one line. */
+int agent__run(const struct agent_opts *opts);
+
+#endif
