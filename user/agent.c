@@ -225,7 +225,7 @@ static void run_loop(struct agent *a)
 		if (bpf_loader__poll(&a->bpf, POLL_MS))
 			break;
 		now = monotonic_ns();
-		if (o->duration_s > 0 && now - start >= o->duration_s * 1e9)
+		if (o->detection.duration_s > 0 && now - start >= o->detection.duration_s * 1e9)
 			break;
 		if (now >= next_discover) {
 			discover__each_process(consider, a);
@@ -275,11 +275,11 @@ int agent__run(const struct agent_opts *opts)
 		code = GW_EXIT_BPF;
 		goto out_http;
 	}
-	a->so = (struct session_opts){.deep = opts->deep,
+	a->so = (struct session_opts){.deep = opts->detection.deep,
 				      .json = true,
 				      .out = a->events.stream,
-				      .deadlock_after_s = opts->deadlock_after_s,
-				      .stall_after_s = opts->stall_after_s,
+				      .deadlock_after_s = opts->detection.deadlock_after_s,
+				      .stall_after_s = opts->detection.stall_after_s,
 				      .drain_stacks = bpf_loader__drain_stacks,
 				      .drain_ctx = &a->bpf};
 	gw_info("agent: metrics on http://%s/metrics, reports on /events", opts->listen);

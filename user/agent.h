@@ -7,14 +7,12 @@
 #define GW_AGENT_H
 
 #include <stdbool.h>
+#include "detection_opts.h"
 
 struct agent_opts {
 	const char *listen; /* "127.0.0.1:9947" */
 	double interval_s;  /* terminal summary period */
-	double duration_s;  /* 0: until SIGINT/SIGTERM */
-	double deadlock_after_s;
-	double stall_after_s;
-	bool deep;
+	struct detection_opts detection;
 	bool quiet; /* no terminal summary */
 };
 

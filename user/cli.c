@@ -63,6 +63,36 @@ static int parse_seconds(const char *arg, double min, double *out)
 	return 0;
 }
 
+/* --duration and the detection options watch and agent share;
+ * ARGP_ERR_UNKNOWN for the rest.
+ */
+static error_t parse_detection(int key, char *arg, struct argp_state *state,
+			       struct detection_opts *o)
+{
+	switch (key) {
+	case 'd':
+		if (parse_seconds(arg, 0, &o->duration_s))
+			argp_error(state, "invalid duration '%s': expected seconds >= 0", arg);
+		break;
+	case OPT_DEEP:
+		o->deep = true;
+		break;
+	case OPT_STALL_AFTER:
+		if (parse_seconds(arg, 0.1, &o->stall_after_s))
+			argp_error(state, "invalid --stall-after '%s': expected seconds >= 0.1",
+				   arg);
+		break;
+	case OPT_DEADLOCK_AFTER:
+		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))
+			argp_error(state, "invalid --deadlock-after '%s': expected seconds >= 0.1",
+				   arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
 /* The options watch and dump share; ARGP_ERR_UNKNOWN for the rest. */
 static error_t parse_common(int key, char *arg, struct argp_state *state, const char *command,
 			    pid_t *pid, bool *json)
@@ -101,24 +131,9 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 		if (parse_seconds(arg, 0.01, &o->interval_s))
 			argp_error(state, "invalid interval '%s': expected seconds >= 0.01", arg);
 		break;
-	case 'd':
-		if (parse_seconds(arg, 0, &o->duration_s))
-			argp_error(state, "invalid duration '%s': expected seconds >= 0", arg);
-		break;
-	case OPT_DEEP:
-		o->deep = true;
-		break;
-	case OPT_STALL_AFTER:
-		if (parse_seconds(arg, 0.1, &o->stall_after_s))
-			argp_error(state, "invalid --stall-after '%s': expected seconds >= 0.1",
-				   arg);
-		break;
-	case OPT_DEADLOCK_AFTER:
-		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))
-			argp_error(state, "invalid --deadlock-after '%s': expected seconds >= 0.1",
-				   arg);
-		break;
 	default:
+		if (parse_detection(key, arg, state, &o->detection) != ARGP_ERR_UNKNOWN)
+			break;
 		return parse_common(key, arg, state, "watch", &o->pid, &o->json);
 	}
 	return 0;
@@ -191,25 +206,8 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		if (parse_seconds(arg, 0.1, &o->interval_s))
 			argp_error(state, "invalid interval '%s': expected seconds >= 0.1", arg);
 		break;
-	case 'd':
-		if (parse_seconds(arg, 0, &o->duration_s))
-			argp_error(state, "invalid duration '%s': expected seconds >= 0", arg);
-		break;
 	case 'q':
 		o->quiet = true;
-		break;
-	case OPT_DEEP:
-		o->deep = true;
-		break;
-	case OPT_DEADLOCK_AFTER:
-		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))
-			argp_error(state, "invalid --deadlock-after '%s': expected seconds >= 0.1",
-				   arg);
-		break;
-	case OPT_STALL_AFTER:
-		if (parse_seconds(arg, 0.1, &o->stall_after_s))
-			argp_error(state, "invalid --stall-after '%s': expected seconds >= 0.1",
-				   arg);
 		break;
 	case 'v':
 		gw_verbose++;
@@ -218,7 +216,7 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return parse_detection(key, arg, state, &o->detection);
 	}
 	return 0;
 }
@@ -255,13 +253,11 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 
 	memset(cli, 0, sizeof(*cli));
 	cli->watch.interval_s = 1.0;
-	cli->watch.deadlock_after_s = 2.0;
-	cli->watch.stall_after_s = 5.0;
+	cli->watch.detection =
+	    (struct detection_opts){.deadlock_after_s = 2.0, .stall_after_s = 5.0};
 	argp_err_exit_status = GW_EXIT_USAGE;
-	cli->agent = (struct agent_opts){.listen = "127.0.0.1:9947",
-					 .interval_s = 5.0,
-					 .deadlock_after_s = 2.0,
-					 .stall_after_s = 5.0};
+	cli->agent = (struct agent_opts){
+	    .listen = "127.0.0.1:9947", .interval_s = 5.0, .detection = cli->watch.detection};
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "watch") || !strcmp(argv[1], "dump") || !strcmp(argv[1], "agent"))) {
 		static const struct {

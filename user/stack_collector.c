@@ -98,8 +98,6 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 		out->native_err = c->native_err;
 		return;
 	}
-	/* Modules loaded since the last look would stop the unwind. */
-	stack_collector__follow_mappings(c);
 	nfix = ret_fixups__read(tid, fixups, GW_MAX_RET_FIXUPS);
 	native_unwinder__set_ret_fixups(c->native, fixups, nfix);
 	out->native_err = native_unwinder__thread(c->native, tid, &out->native);

@@ -46,7 +46,7 @@ static void run_loop(struct watch *w)
 		if (bpf_loader__poll(&w->bpf, POLL_MS))
 			break;
 		now = monotonic_ns();
-		if (o->duration_s > 0 && now - start >= o->duration_s * 1e9)
+		if (o->detection.duration_s > 0 && now - start >= o->detection.duration_s * 1e9)
 			break;
 		session__tick(s, now);
 		if (now >= next_report && !s->exited) {
@@ -65,11 +65,11 @@ static void run_loop(struct watch *w)
 int watch__run(const struct watch_opts *opts)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	struct session_opts so = {.deep = opts->deep,
+	struct session_opts so = {.deep = opts->detection.deep,
 				  .json = opts->json,
 				  .out = stdout,
-				  .deadlock_after_s = opts->deadlock_after_s,
-				  .stall_after_s = opts->stall_after_s,
+				  .deadlock_after_s = opts->detection.deadlock_after_s,
+				  .stall_after_s = opts->detection.stall_after_s,
 				  .drain_stacks = bpf_loader__drain_stacks};
 	struct watch w = {.opts = opts};
 	struct gw_target *t;

@@ -7,15 +7,13 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "detection_opts.h"
 
 struct watch_opts {
 	pid_t pid;
 	double interval_s;
-	double duration_s;	 /* 0: until the process exits or a signal */
-	double deadlock_after_s; /* a wait-for cycle must last this long */
-	double stall_after_s;	 /* no progress for this long is a stall */
+	struct detection_opts detection;
 	bool json;
-	bool deep;
 };
 
 /* Returns a gw_exit code; errors are reported on stderr in one line. */

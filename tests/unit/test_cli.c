@@ -112,9 +112,9 @@ static void test_watch_all_options(void **state)
 	assert_int_equal(cli.command, CLI_WATCH);
 	assert_int_equal(cli.watch.pid, 42);
 	assert_seconds(cli.watch.interval_s, 0.5);
-	assert_seconds(cli.watch.duration_s, 3.0);
+	assert_seconds(cli.watch.detection.duration_s, 3.0);
 	assert_true(cli.watch.json);
-	assert_true(cli.watch.deep);
+	assert_true(cli.watch.detection.deep);
 }
 
 static void test_watch_defaults(void **state)
@@ -126,9 +126,9 @@ static void test_watch_defaults(void **state)
 	assert_int_equal(cli.command, CLI_WATCH);
 	assert_int_equal(cli.watch.pid, 7);
 	assert_seconds(cli.watch.interval_s, 1.0);
-	assert_seconds(cli.watch.duration_s, 0.0);
+	assert_seconds(cli.watch.detection.duration_s, 0.0);
 	assert_false(cli.watch.json);
-	assert_false(cli.watch.deep);
+	assert_false(cli.watch.detection.deep);
 }
 
 static void test_watch_short_and_joined(void **state)
@@ -139,9 +139,9 @@ static void test_watch_short_and_joined(void **state)
 	assert_int_equal(parse("gilwatch watch -j -p 99 -i 0.01 -d 0 -v", &cli), 0);
 	assert_int_equal(cli.watch.pid, 99);
 	assert_seconds(cli.watch.interval_s, 0.01);
-	assert_seconds(cli.watch.duration_s, 0.0);
+	assert_seconds(cli.watch.detection.duration_s, 0.0);
 	assert_true(cli.watch.json);
-	assert_false(cli.watch.deep);
+	assert_false(cli.watch.detection.deep);
 	assert_int_equal(gw_verbose, 1);
 	gw_verbose = 0;
 
@@ -149,7 +149,7 @@ static void test_watch_short_and_joined(void **state)
 	    parse("gilwatch watch --pid=12345 --interval=2.5e0 --duration=86400", &cli), 0);
 	assert_int_equal(cli.watch.pid, 12345);
 	assert_seconds(cli.watch.interval_s, 2.5);
-	assert_seconds(cli.watch.duration_s, 86400.0);
+	assert_seconds(cli.watch.detection.duration_s, 86400.0);
 	/* Options before and after each other, last one wins. */
 	assert_int_equal(parse("gilwatch watch -i 3 --pid 5 -i 4", &cli), 0);
 	assert_seconds(cli.watch.interval_s, 4.0);
