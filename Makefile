@@ -29,7 +29,7 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAYOUT_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
 LAYOUT_PROBES := $(patsubst %,$(OUTPUT)/tests/layout-%,$(LAYOUT_VERSIONS))
 
-.PHONY: all deps test unit integration run clean format fuzz
+.PHONY: all deps test unit integration run demo clean format fuzz
 all: $(OUTPUT)/gilwatch
 
 deps:
@@ -119,8 +119,14 @@ test: deps
 	$(MAKE) all unit fuzz
 	$(MAKE) integration
 
-# Until the node agent exists, the main job watches a bundled demo workload.
+# The main job: the agent over every CPython process of the machine, metrics
+# on 127.0.0.1:9947, a summary on the terminal. ARGS passes options through.
 run: deps
+	$(MAKE) all
+	$(OUTPUT)/gilwatch agent $(ARGS)
+
+# A Beam-like demo worker, watched with `watch` (ARGS passes options through).
+demo: deps
 	$(MAKE) all
 	demo/run.sh $(ARGS)
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: starts the demo worker and watches it until Ctrl-C. Until the
-# node agent exists, this is gilwatch's main job.
+# `make demo`: starts the demo worker and watches it until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=""

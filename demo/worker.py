@@ -1,4 +1,4 @@
-"""Demo workload for `make run`: a small Beam-like worker.
+"""Demo workload for `make demo`: a small Beam-like worker.
 
 A status thread calls sys._current_frames() every second (as Beam's worker
 status does), a pool of threads alternates pure-Python work and I/O (GIL

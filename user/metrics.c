@@ -43,6 +43,21 @@ static void put(struct metrics_text *t, const char *fmt, ...)
 	}
 }
 
+/* The shortest text that reads back as the same double (as Go's client
+ * does): %.9g would round a counter past 1e9 or a bucket bound like 2^30 ns. */
+static void put_double(struct metrics_text *t, double v)
+{
+	char buf[32];
+	int prec;
+
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (prec == 17 || strtod(buf, NULL) == v)
+			break;
+	}
+	put(t, "%s", buf);
+}
+
 static void family(struct metrics_text *t, const char *name, const char *type, const char *help)
 {
 	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -75,14 +90,15 @@ static void sample(struct metrics_text *t, const char *name, const struct sessio
 {
 	put(t, "%s", name);
 	labels(t, s);
-	put(t, "%s} %.9g\n", extra ? extra : "", v);
+	put(t, "%s} ", extra ? extra : "");
+	put_double(t, v);
+	put(t, "\n");
 }
 
 static void histogram(struct metrics_text *t, const char *name, const struct session *s,
 		      const __u64 *slots, double sum_s)
 {
 	uint64_t cum = 0, total = 0;
-	char le[48];
 	int i;
 
 	for (i = 0; i < GW_HIST_SLOTS; i++)
@@ -91,17 +107,20 @@ static void histogram(struct metrics_text *t, const char *name, const struct ses
 		cum += slots[i];
 		if (i < FIRST_SLOT)
 			continue;
-		snprintf(le, sizeof(le), ",le=\"%.9g\"", (double)(1ull << (i + 1)) / 1e9);
 		put(t, "%s_bucket", name);
 		labels(t, s);
-		put(t, "%s} %llu\n", le, (unsigned long long)cum);
+		put(t, ",le=\"");
+		put_double(t, (double)(1ull << (i + 1)) / 1e9);
+		put(t, "\"} %llu\n", (unsigned long long)cum);
 	}
 	put(t, "%s_bucket", name);
 	labels(t, s);
 	put(t, ",le=\"+Inf\"} %llu\n", (unsigned long long)total);
 	put(t, "%s_sum", name);
 	labels(t, s);
-	put(t, "} %.9g\n%s_count", sum_s, name);
+	put(t, "} ");
+	put_double(t, sum_s);
+	put(t, "\n%s_count", name);
 	labels(t, s);
 	put(t, "} %llu\n", (unsigned long long)total);
 }
@@ -281,7 +300,9 @@ static void self_metrics(struct metrics_text *t, struct session *const *ss, size
 	put(t, "gilwatch_map_full_total %llu\n", (unsigned long long)full);
 	family(t, "gilwatch_scrape_duration_seconds", "gauge",
 	       "Time the last rendering of these metrics took");
-	put(t, "gilwatch_scrape_duration_seconds %.9g\n", self->last_render_s);
+	put(t, "gilwatch_scrape_duration_seconds ");
+	put_double(t, self->last_render_s);
+	put(t, "\n");
 }
 
 void metrics__render(struct metrics_text *t, struct session *const *sessions, size_t n,

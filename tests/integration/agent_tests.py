@@ -63,16 +63,25 @@ def series(text, name):
 
 
 class Agent:
-    def __init__(self, gilwatch, *args):
+    """Output goes to files: a pipe nobody drains would block the agent."""
+    def __init__(self, gilwatch, tmp, *args):
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
+        self.out = open(os.path.join(tmp, "agent.out"), "w+")
+        self.err = open(os.path.join(tmp, "agent.err"), "w+")
         self.proc = subprocess.Popen(
             [gilwatch, "agent", "--listen", "127.0.0.1:%d" % self.port, "--interval", "1", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=self.out, stderr=self.err)
         wait_for("the agent to listen", self.healthy, 10)
 
+    @staticmethod
+    def _read(f):
+        f.seek(0)
+        return f.read()
+
     def healthy(self):
-        check(self.proc.poll() is None, "agent exited: %s" % self.proc.stderr.read())
+        if self.proc.poll() is not None:
+            raise Failure("agent exited %d: %s" % (self.proc.returncode, self._read(self.err)))
         try:
             return http_get(self.base + "/healthz", timeout=1)[0] == 200
         except OSError:
@@ -97,11 +106,12 @@ class Agent:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
-            out, err = self.proc.communicate(timeout=5)
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.communicate()
+            self.proc.wait()
             raise Failure("agent did not exit within 5 s of SIGINT")
+        out, err = self._read(self.out), self._read(self.err)
         check(self.proc.returncode == 0, "agent exited %d: %s" % (self.proc.returncode, err))
         return out, err
 
@@ -165,11 +175,28 @@ def run_prometheus(tmp, agent_port):
         f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                 "scrape_configs:\n  - job_name: gilwatch\n    static_configs:\n"
                 "      - targets: ['127.0.0.1:%d']\n" % agent_port)
+    log = open(os.path.join(tmp, "prometheus.log"), "w+")  # never a pipe nobody drains
     proc = subprocess.Popen(
         ["prometheus", "--config.file", config, "--storage.tsdb.path", os.path.join(tmp, "db"),
          "--web.listen-address", "127.0.0.1:%d" % port],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return proc, "http://127.0.0.1:%d" % port
+        stdout=subprocess.DEVNULL, stderr=log)
+    base = "http://127.0.0.1:%d" % port
+
+    def ready():
+        if proc.poll() is not None:
+            log.seek(0)
+            raise Failure("prometheus exited %d: %s" % (proc.returncode, log.read()[-500:]))
+        try:
+            return http_get(base + "/-/ready", timeout=1)[0] == 200
+        except OSError:
+            return False
+    try:
+        wait_for("Prometheus to be ready", ready, 30)
+    except Failure:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, base
 
 
 def test_agent(gilwatch):
@@ -179,7 +206,7 @@ def test_agent(gilwatch):
     loads = [Workload(pyenv_python("3.12.1"), tmp, "a"), Workload("/usr/bin/python3.11", tmp, "b")]
     agent = prom = None
     try:
-        agent = Agent(gilwatch)
+        agent = Agent(gilwatch, tmp)
         for w in loads:
             wait_for("the agent to attach to %d" % w.pid, lambda: agent.watching(w.pid), 10)
             open(w.go, "w").close()

@@ -666,6 +666,8 @@ def main():
         ("test_dump_bad_input", test_dump_bad_input),
         ("test_alert_rules", agent_tests.test_alert_rules),
         ("test_dashboard", agent_tests.test_dashboard),
+        ("test_agent", functools.partial(agent_tests.test_agent, GILWATCH)),
+        ("test_agent_bad_listen", functools.partial(agent_tests.test_agent_bad_listen, GILWATCH)),
         ("test_crash abort 3.12", functools.partial(test_crash, pyenv_python("3.12.1"), "3.12",
                                                     "abort")),
         ("test_not_python", test_not_python),
