@@ -46,9 +46,7 @@ static int attach_function(struct gw_attachment *a, const struct gw_target *t, i
 	if (!err && enter)
 		err = attach_uprobe(a, enter, t->pid, file, sym->file_offset, false);
 	if (!err)
-		a->method[probe] = python_probes[probe].libc	   ? "libc"
-				   : sym->source == ELF_SYM_SYMTAB ? "symtab"
-								   : "dynsym";
+		a->method[probe] = python_probes[probe].libc ? "libc" : elf_symbol__method(sym);
 	return err;
 }
 

@@ -9,6 +9,11 @@
 
 #include "elf_file.h"
 
+const char *elf_symbol__method(const struct elf_symbol *sym)
+{
+	return sym->source == ELF_SYM_SYMTAB ? "symtab" : "dynsym";
+}
+
 int elf_file__open(struct elf_file *ef, const char *path)
 {
 	ef->elf = NULL;

@@ -25,6 +25,9 @@ struct elf_file {
 	Elf *elf;
 };
 
+/* How the symbol was found, as gilwatch_probe_attached{method} says it. */
+const char *elf_symbol__method(const struct elf_symbol *sym);
+
 int elf_file__open(struct elf_file *ef, const char *path);
 void elf_file__close(struct elf_file *ef);
 /* .symtab first, then .dynsym; non-default symbol versions are skipped. */
