@@ -110,11 +110,16 @@ static __always_inline void *lookup_or_init(void *map, __u32 *key, void *zero)
 	return bpf_map_lookup_elem(map, key);
 }
 
+/* NULL for a process not watched: probes on a binary shared by all its
+ * processes (the agent's) fire in processes not watched yet, too.
+ */
 static __always_inline struct gw_thread_state *thread_state_get(__u64 pid_tgid)
 {
 	struct gw_thread_state zero = {.pid = pid_tgid >> 32};
 	__u32 tid = (__u32)pid_tgid;
 
+	if (!bpf_map_lookup_elem(&proc_cfg, &zero.pid))
+		return NULL;
 	return lookup_or_init(&thread_state, &tid, &zero);
 }
 

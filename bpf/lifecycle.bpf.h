@@ -36,11 +36,17 @@ int BPF_PROG(gw_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Set by the agent: every exec on the machine is a process to look at. */
+const volatile bool discover_execs;
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(gw_exec, struct task_struct *task)
 {
 	__u32 child = bpf_get_current_pid_tgid() >> 32, *parent;
 
+	if (discover_execs)
+		emit(GW_EV_PROC_EXEC, child, (__u32)bpf_get_current_pid_tgid(), 0,
+		     bpf_ktime_get_ns(), 0);
 	parent = bpf_map_lookup_elem(&forked, &child);
 	if (!parent)
 		return 0;

@@ -39,6 +39,8 @@ enum gw_event_type {
 	 * time_ns) were made (--deep).
 	 */
 	GW_EV_LOCK_EDGE = 11,
+	/* Any process ran exec() (the agent's discovery): pid is its pid. */
+	GW_EV_PROC_EXEC = 12,
 };
 
 enum gw_frames_api {

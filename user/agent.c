@@ -17,11 +17,19 @@
 #include "metrics.h"
 #include "proc.h"
 #include "session.h"
+#include "shared_probes.h"
 #include "target_open.h"
 
 #define POLL_MS 10
-/* New processes are looked for this often (/proc scan). */
-#define DISCOVER_NS (2000 * 1000000ull)
+/* New processes come from the exec tracepoint (and forks of watched ones);
+ * a /proc scan this often is the backstop (ring drops, embedded Pythons).
+ */
+#define DISCOVER_NS (5000 * 1000000ull)
+/* A new process is looked at after these delays from its exec: the
+ * dynamic loader maps libpython and the interpreter creates its GIL first.
+ */
+static const uint64_t pending_delays_ms[] = {20, 100, 300, 1000, 3000};
+#define MAX_PENDING 1024
 /* /metrics is rendered this often, not per scrape: scrapes cost nothing. */
 #define RENDER_NS (1000 * 1000000ull)
 /* Processes found not to be CPython (or not watchable), not looked at again. */
@@ -39,6 +47,14 @@ struct rejected {
 	double born_s; /* a reused pid is another process */
 };
 
+struct pending {
+	pid_t pid;
+	unsigned tries;
+	uint64_t due_ns;
+};
+
+enum look { LOOK_DONE, LOOK_AGAIN };
+
 struct agent {
 	const struct agent_opts *opts;
 	struct bpf_loader bpf;
@@ -46,6 +62,9 @@ struct agent {
 	size_t nsessions;
 	struct rejected rejected[MAX_REJECTED];
 	size_t nrejected, next_rejected;
+	struct pending pending[MAX_PENDING];
+	size_t npending;
+	struct shared_probes shared;
 	struct event_log events;
 	struct http_server http;
 	struct metrics_text text;
@@ -96,17 +115,21 @@ static void reject(struct agent *a, pid_t pid)
 		a->nrejected++;
 }
 
-static void watch_process(struct agent *a, pid_t pid)
+/* LOOK_AGAIN: a CPython process still starting, or one not mapped yet. */
+static enum look watch_process(struct agent *a, pid_t pid)
 {
 	struct gw_target *t = malloc(sizeof(*t));
+	enum look look = LOOK_DONE;
 	struct session *s;
 	int err;
 
 	if (!t)
-		return;
+		return LOOK_AGAIN;
 	err = target__open(t, pid);
-	if (target__still_starting(t, err))
-		goto out; /* look again at the next scan */
+	if (target__still_starting(t, err)) {
+		look = LOOK_AGAIN;
+		goto out;
+	}
 	if (err) {
 		if (err == -EPROTONOSUPPORT)
 			gw_info("pid %d (%s): python %s is not supported; not watched", pid,
@@ -132,19 +155,75 @@ static void watch_process(struct agent *a, pid_t pid)
 	a->sessions[a->nsessions++] = s;
 out:
 	free(t);
+	return look;
+}
+
+static enum look look_at(struct agent *a, pid_t pid, bool may_change)
+{
+	if (lookup(a, pid) || is_rejected(a, pid))
+		return LOOK_DONE;
+	if (!process_filter__accepts(&a->opts->filter, pid)) {
+		if (!proc__exited(pid))
+			reject(a, pid);
+		return LOOK_DONE;
+	}
+	if (discover__maybe_python(pid))
+		return watch_process(a, pid);
+	if (may_change)
+		return LOOK_AGAIN;
+	if (!proc__exited(pid))
+		reject(a, pid);
+	return LOOK_DONE;
 }
 
 static int consider(pid_t pid, void *ctx)
 {
-	struct agent *a = ctx;
-
-	if (lookup(a, pid) || is_rejected(a, pid))
-		return 0;
-	if (discover__maybe_python(pid))
-		watch_process(a, pid);
-	else if (!proc__exited(pid))
-		reject(a, pid);
+	look_at(ctx, pid, false);
 	return 0;
+}
+
+/* bpf_loader's on_new_process: an exec anywhere, or a watched process's
+ * fork; looked at when it has had time to start.
+ */
+static void on_new_process(void *ctx, pid_t pid)
+{
+	struct agent *a = ctx;
+	size_t i;
+
+	for (i = 0; i < a->npending; i++) {
+		if (a->pending[i].pid == pid) {
+			a->pending[i].tries = 0; /* an exec after a fork: start over */
+			a->pending[i].due_ns = monotonic_ns() + pending_delays_ms[0] * 1000000ull;
+			return;
+		}
+	}
+	if (a->npending == MAX_PENDING)
+		return; /* the next scan finds it */
+	a->pending[a->npending++] = (struct pending){
+	    .pid = pid, .due_ns = monotonic_ns() + pending_delays_ms[0] * 1000000ull};
+}
+
+static void look_at_pending(struct agent *a, uint64_t now)
+{
+	size_t i = 0, n = sizeof(pending_delays_ms) / sizeof(pending_delays_ms[0]);
+
+	while (i < a->npending) {
+		struct pending *p = &a->pending[i];
+
+		if (p->due_ns > now) {
+			i++;
+			continue;
+		}
+		if (++p->tries < n && look_at(a, p->pid, true) == LOOK_AGAIN &&
+		    !proc__exited(p->pid)) {
+			p->due_ns =
+			    now + (pending_delays_ms[p->tries] - pending_delays_ms[p->tries - 1]) *
+				      1000000ull;
+			i++;
+			continue;
+		}
+		*p = a->pending[--a->npending];
+	}
 }
 
 static void drop_exited(struct agent *a)
@@ -174,6 +253,7 @@ static void publish_metrics(struct agent *a)
 	for (i = 0; i < a->nsessions; i++)
 		session__refresh(a->sessions[i]);
 	a->self.events_dropped = a->bpf.skel->bss->dropped_events;
+	a->self.binaries_probed = shared_probes__count(&a->shared);
 	metrics__render(&a->text, a->sessions, a->nsessions, &a->self);
 	a->self.last_render_s = (monotonic_ns() - start) / 1e9;
 	if (a->text.failed)
@@ -227,6 +307,7 @@ static void run_loop(struct agent *a)
 		now = monotonic_ns();
 		if (o->detection.duration_s > 0 && now - start >= o->detection.duration_s * 1e9)
 			break;
+		look_at_pending(a, now);
 		if (now >= next_discover) {
 			discover__each_process(consider, a);
 			next_discover = now + DISCOVER_NS;
@@ -271,11 +352,17 @@ int agent__run(const struct agent_opts *opts)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (bpf_loader__open(&a->bpf, lookup, a)) {
+	if (bpf_loader__open(&a->bpf,
+			     &(struct bpf_loader_opts){.sz = sizeof(struct bpf_loader_opts),
+						       .lookup = lookup,
+						       .on_new_process = on_new_process,
+						       .ctx = a})) {
 		code = GW_EXIT_BPF;
 		goto out_http;
 	}
+	a->shared.deep = opts->detection.deep;
 	a->so = (struct session_opts){.deep = opts->detection.deep,
+				      .shared = &a->shared,
 				      .json = true,
 				      .out = a->events.stream,
 				      .deadlock_after_s = opts->detection.deadlock_after_s,

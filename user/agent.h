@@ -8,12 +8,14 @@
 
 #include <stdbool.h>
 #include "detection_opts.h"
+#include "discover.h"
 
 struct agent_opts {
 	const char *listen; /* "127.0.0.1:9947" */
 	double interval_s;  /* terminal summary period */
 	struct detection_opts detection;
 	bool quiet; /* no terminal summary */
+	struct process_filter filter;
 };
 
 /* Returns a gw_exit code; errors are reported on stderr in one line. */

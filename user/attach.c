@@ -10,31 +10,32 @@
 #include "gilwatch.h"
 #include "gilwatch.skel.h"
 #include "proc.h"
+#include "shared_probes.h"
 
-static int add_link(struct gw_attachment *a, struct bpf_link *link)
+static int add_link(struct probe_links *l, struct bpf_link *link)
 {
 	int err = -errno;
 
 	if (!link)
 		return err ? err : -EINVAL;
-	if (a->nlinks == GW_MAX_LINKS) {
+	if (l->n == GW_MAX_LINKS) {
 		bpf_link__destroy(link);
 		return -E2BIG;
 	}
-	a->links[a->nlinks++] = link;
+	l->links[l->n++] = link;
 	return 0;
 }
 
-static int attach_uprobe(struct gw_attachment *a, struct bpf_program *prog, pid_t pid,
+static int attach_uprobe(struct probe_links *l, struct bpf_program *prog, pid_t pid,
 			 const char *file, uint64_t offset, bool retprobe)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 
-	return add_link(a, bpf_program__attach_uprobe_opts(prog, pid, file, offset, &opts));
+	return add_link(l, bpf_program__attach_uprobe_opts(prog, pid, file, offset, &opts));
 }
 
 /* Entry and (optionally) return probe on one symbol of the target. */
-static int attach_function(struct gw_attachment *a, const struct gw_target *t, int probe,
+static int attach_function(struct probe_links *l, const struct gw_target *t, pid_t pid, int probe,
 			   const char *file, struct bpf_program *enter, struct bpf_program *exit)
 {
 	const struct elf_symbol *sym = &t->sym[probe];
@@ -42,43 +43,39 @@ static int attach_function(struct gw_attachment *a, const struct gw_target *t, i
 
 	/* Return first: a call entered between the two would never return. */
 	if (exit)
-		err = attach_uprobe(a, exit, t->pid, file, sym->file_offset, true);
+		err = attach_uprobe(l, exit, pid, file, sym->file_offset, true);
 	if (!err && enter)
-		err = attach_uprobe(a, enter, t->pid, file, sym->file_offset, false);
-	if (!err)
-		a->method[probe] = python_probes[probe].libc ? "libc" : elf_symbol__method(sym);
+		err = attach_uprobe(l, enter, pid, file, sym->file_offset, false);
 	return err;
 }
 
-static int attach_gc_usdt(struct gilwatch_bpf *skel, struct gw_attachment *a,
-			  const struct gw_target *t)
+static int attach_gc_usdt(struct gilwatch_bpf *skel, struct probe_links *l,
+			  const struct gw_target *t, pid_t pid)
 {
 	const struct python_probe_spec *gc = &python_probes[PY_PROBE_GC];
 	int err;
 
-	err = add_link(a, bpf_program__attach_usdt(skel->progs.gw_gc_start_usdt, t->pid,
+	err = add_link(l, bpf_program__attach_usdt(skel->progs.gw_gc_start_usdt, pid,
 						   t->python_file, "python", gc->usdt_start, NULL));
 	if (!err)
-		err = add_link(a, bpf_program__attach_usdt(skel->progs.gw_gc_done_usdt, t->pid,
+		err = add_link(l, bpf_program__attach_usdt(skel->progs.gw_gc_done_usdt, pid,
 							   t->python_file, "python", gc->usdt_done,
 							   NULL));
-	if (!err)
-		a->method[PY_PROBE_GC] = "usdt";
 	return err;
 }
 
-static void note_missing(const struct gw_target *t, struct gw_attachment *a, int probe,
+static void note_missing(const struct gw_target *t, struct probe_methods *found, int probe,
 			 int stripped)
 {
 	const char *what = python_probes[probe].symbol;
+	char *reason = found->reason[probe];
 
 	if (t->sym_err[probe] == -EADDRNOTAVAIL)
-		snprintf(a->reason[probe], sizeof(a->reason[probe]),
-			 "GIL state not found in _PyRuntime");
+		snprintf(reason, GW_REASON_LEN, "GIL state not found in _PyRuntime");
 	else if (python_probes[probe].libc)
-		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s not in libc", what);
+		snprintf(reason, GW_REASON_LEN, "%s not in libc", what);
 	else
-		snprintf(a->reason[probe], sizeof(a->reason[probe]), "%s not found%s", what,
+		snprintf(reason, GW_REASON_LEN, "%s not found%s", what,
 			 stripped ? " (stripped)" : "");
 }
 
@@ -131,11 +128,9 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	return err;
 }
 
-int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
-		   const struct attach_opts *opts, struct gw_attachment *a)
+int attach__probes(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t pid, bool deep,
+		   bool python_binary, struct probe_links *l, struct probe_methods *found)
 {
-	struct elf_file ef;
-	int err, probe, stripped = 0;
 	struct {
 		int probe;
 		struct bpf_program *enter, *exit;
@@ -154,32 +149,72 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	    {PY_PROBE_SEM_POST, skel->progs.gw_sem_post_enter, NULL},
 	    {PY_PROBE_LOCK_ALLOC, skel->progs.gw_sem_init, NULL},
 	};
+	int err = 0, probe, stripped = 0;
+	struct elf_file ef;
 	size_t i;
 
-	memset(a, 0, sizeof(*a));
-	if (!elf_file__open(&ef, t->python_file)) {
+	if (python_binary && !elf_file__open(&ef, t->python_file)) {
 		stripped = !elf_file__has_section(&ef, ".symtab");
 		elf_file__close(&ef);
 	}
+	for (i = 0; i < sizeof(plan) / sizeof(plan[0]) && !err; i++) {
+		probe = plan[i].probe;
+		if ((python_probes[probe].deep && !deep) ||
+		    python_probes[probe].libc == python_binary)
+			continue;
+		if (!t->sym_err[probe]) {
+			err = attach_function(l, t, pid, probe,
+					      python_binary ? t->python_file : t->libc_file,
+					      plan[i].enter, plan[i].exit);
+			found->method[probe] =
+			    python_binary ? elf_symbol__method(&t->sym[probe]) : "libc";
+		} else if (probe == PY_PROBE_GC && t->gc_usdt) {
+			err = attach_gc_usdt(skel, l, t, pid);
+			found->method[probe] = "usdt";
+		} else {
+			note_missing(t, found, probe, stripped);
+		}
+	}
+	return err;
+}
+
+void attach__release(struct probe_links *l)
+{
+	/* The kernel removes uprobes one at a time, each after an RCU grace
+	 * period (~85 ms here): a full detach takes about a second.
+	 */
+	while (l->n > 0)
+		bpf_link__destroy(l->links[--l->n]);
+}
+
+int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
+		   const struct attach_opts *opts, struct gw_attachment *a)
+{
+	int err, probe;
+
+	memset(a, 0, sizeof(*a));
+	a->shared = opts->shared;
 	err = register_target(skel, t, opts->deep);
 	if (err)
 		goto fail;
-	for (i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
-		probe = plan[i].probe;
-		if (python_probes[probe].deep && !opts->deep)
-			continue;
-		if (!t->sym_err[probe])
-			err = attach_function(
-			    a, t, probe, python_probes[probe].libc ? t->libc_file : t->python_file,
-			    plan[i].enter, plan[i].exit);
-		else if (probe == PY_PROBE_GC && t->gc_usdt)
-			err = attach_gc_usdt(skel, a, t);
-		else
-			note_missing(t, a, probe, stripped);
+	if (opts->shared) {
+		err = shared_probes__get(opts->shared, skel, t, &a->image);
 		if (err)
 			goto fail;
+		for (probe = 0; probe < PY_PROBE_COUNT; probe++) {
+			if (python_probes[probe].libc)
+				continue;
+			a->found.method[probe] = a->image->found.method[probe];
+			memcpy(a->found.reason[probe], a->image->found.reason[probe],
+			       GW_REASON_LEN);
+		}
+	} else {
+		err = attach__probes(skel, t, t->pid, opts->deep, true, &a->links, &a->found);
 	}
-	return 0;
+	if (!err)
+		err = attach__probes(skel, t, t->pid, opts->deep, false, &a->links, &a->found);
+	if (!err)
+		return 0;
 fail:
 	attach__detach(skel, t, a);
 	return proc__exited(t->pid) ? -ESRCH : err;
@@ -214,7 +249,7 @@ int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
 	if (proc__for_each_mapping(t->pid, find_site, &c) != 1)
 		return -ENOENT;
 	proc__root_path(t->pid, c.path, file, sizeof(file));
-	err = attach_uprobe(a, skel->progs.gw_cond_return, t->pid, file, c.offset, false);
+	err = attach_uprobe(&a->links, skel->progs.gw_cond_return, t->pid, file, c.offset, false);
 	if (err)
 		return err;
 	/* Now waits through this site can be timed from their start. */
@@ -226,11 +261,9 @@ void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct
 {
 	__u32 pid = t->pid;
 
-	/* The kernel removes uprobes one at a time, each after an RCU grace
-	 * period (~85 ms here): a full detach takes about a second.
-	 */
-	while (a->nlinks > 0)
-		bpf_link__destroy(a->links[--a->nlinks]);
+	attach__release(&a->links);
+	shared_probes__put(a->shared, a->image);
+	a->image = NULL;
 	bpf_map__delete_elem(skel->maps.proc_cfg, &pid, sizeof(pid), 0);
 	bpf_map__delete_elem(skel->maps.proc_stats, &pid, sizeof(pid), 0);
 }
@@ -246,11 +279,11 @@ void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_
 
 		if (python_probes[probe].deep && !deep)
 			continue;
-		if (a->method[probe])
+		if (a->found.method[probe])
 			used += snprintf(buf + used, len - used, "%s%s via %s", used ? ", " : "",
-					 name, a->method[probe]);
+					 name, a->found.method[probe]);
 		else
 			used += snprintf(buf + used, len - used, "%s%s unavailable: %s",
-					 used ? ", " : "", name, a->reason[probe]);
+					 used ? ", " : "", name, a->found.reason[probe]);
 	}
 }

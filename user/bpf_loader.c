@@ -23,9 +23,16 @@ static int on_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*e))
 		return 0;
-	s = b->lookup(b->lookup_ctx, e->pid);
+	if (e->type == GW_EV_PROC_EXEC) {
+		if (b->opts.on_new_process)
+			b->opts.on_new_process(b->opts.ctx, e->pid);
+		return 0;
+	}
+	s = b->opts.lookup(b->opts.ctx, e->pid);
 	if (s)
 		session__event(s, e);
+	if (e->type == GW_EV_FORK && b->opts.on_new_process)
+		b->opts.on_new_process(b->opts.ctx, (pid_t)e->addr);
 	return 0;
 }
 
@@ -37,21 +44,22 @@ static int on_stack_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*ev))
 		return 0;
-	s = b->lookup(b->lookup_ctx, ev->pid);
+	s = b->opts.lookup(b->opts.ctx, ev->pid);
 	if (s)
 		session__stack_event(s, ev);
 	return 0;
 }
 
-int bpf_loader__open(struct bpf_loader *b, session_lookup_fn lookup, void *ctx)
+int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts)
 {
 	int err;
 
 	memset(b, 0, sizeof(*b));
-	b->lookup = lookup;
-	b->lookup_ctx = ctx;
+	b->opts = *opts;
 	libbpf_set_print(libbpf_print);
 	b->skel = gilwatch_bpf__open();
+	if (b->skel)
+		b->skel->rodata->discover_execs = opts->on_new_process != NULL;
 	/* One stack capture slot per CPU. */
 	if (!b->skel ||
 	    bpf_map__set_max_entries(b->skel->maps.stack_scratch, libbpf_num_possible_cpus()) ||

@@ -13,19 +13,26 @@ struct bpf_link;
 struct ring_buffer;
 struct session;
 
-/* The driver's session for pid, NULL if it watches no such process. */
-typedef struct session *(*session_lookup_fn)(void *ctx, pid_t pid);
+struct bpf_loader_opts {
+	size_t sz;
+	/* The driver's session for pid, NULL if it watches no such process. */
+	struct session *(*lookup)(void *ctx, pid_t pid);
+	/* A process that may have become Python: any exec on the machine, and
+	 * a watched process's forked child. NULL: no discovery.
+	 */
+	void (*on_new_process)(void *ctx, pid_t pid);
+	void *ctx;
+};
 
 struct bpf_loader {
 	struct gilwatch_bpf *skel;
 	struct bpf_link *tp_links[4];
 	struct ring_buffer *events, *stacks;
-	session_lookup_fn lookup;
-	void *lookup_ctx;
+	struct bpf_loader_opts opts;
 };
 
 /* Loads and attaches the tracepoints; -errno, logged in one line. */
-int bpf_loader__open(struct bpf_loader *b, session_lookup_fn lookup, void *ctx);
+int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts);
 void bpf_loader__close(struct bpf_loader *b);
 /* Waits up to timeout_ms for events and hands out all there are. */
 int bpf_loader__poll(struct bpf_loader *b, int timeout_ms);

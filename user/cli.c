@@ -33,7 +33,15 @@ static const char usage_doc[] =
     "Exit codes: 0 ok, 1 error, 2 usage, 3 no such process, 4 not CPython,\n"
     "5 unsupported CPython, 6 process exited while attaching, 7 BPF unavailable.";
 
-enum { OPT_DEEP = 0x100, OPT_DEADLOCK_AFTER, OPT_STALL_AFTER, OPT_NO_NATIVE, OPT_LISTEN };
+enum {
+	OPT_DEEP = 0x100,
+	OPT_DEADLOCK_AFTER,
+	OPT_STALL_AFTER,
+	OPT_NO_NATIVE,
+	OPT_LISTEN,
+	OPT_MATCH,
+	OPT_EXCLUDE
+};
 
 static const struct argp_option watch_options[] = {
     {"pid", 'p', "PID", 0, "Process to watch (required)", 0},
@@ -185,6 +193,9 @@ static const struct argp_option agent_options[] = {
     {"interval", 'i', "SECONDS", 0, "Terminal summary period (default 5)", 0},
     {"duration", 'd', "SECONDS", 0, "Stop after this long (default: until Ctrl-C/SIGTERM)", 0},
     {"quiet", 'q', NULL, 0, "No terminal summary", 0},
+    {"match", OPT_MATCH, "REGEX", 0,
+     "Watch only processes whose command line matches (POSIX extended regex)", 0},
+    {"exclude", OPT_EXCLUDE, "REGEX", 0, "Never watch processes whose command line matches", 0},
     {"deep", OPT_DEEP, NULL, 0, "Trace every GIL handoff and lock operation (costly)", 0},
     {"deadlock-after", OPT_DEADLOCK_AFTER, "SECONDS", 0,
      "Report a wait-for cycle that lasts this long (default 2)", 0},
@@ -208,6 +219,11 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		break;
 	case 'q':
 		o->quiet = true;
+		break;
+	case OPT_MATCH:
+	case OPT_EXCLUDE:
+		if (process_filter__set(&o->filter, key == OPT_EXCLUDE, arg))
+			argp_error(state, "invalid regular expression '%s'", arg);
 		break;
 	case 'v':
 		gw_verbose++;

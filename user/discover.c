@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,4 +39,36 @@ int discover__each_process(int (*fn)(pid_t pid, void *ctx), void *ctx)
 	}
 	closedir(dir);
 	return ret;
+}
+
+int process_filter__set(struct process_filter *f, bool exclude, const char *pattern)
+{
+	regex_t *re = exclude ? &f->exclude : &f->match;
+	bool *has = exclude ? &f->has_exclude : &f->has_match;
+
+	if (*has)
+		regfree(re);
+	*has = !regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
+	return *has ? 0 : -EINVAL;
+}
+
+bool process_filter__accepts(const struct process_filter *f, pid_t pid)
+{
+	char cmdline[4096];
+
+	if (!f->has_match && !f->has_exclude)
+		return true;
+	if (proc__cmdline(pid, cmdline, sizeof(cmdline)))
+		return false;
+	return (!f->has_match || !regexec(&f->match, cmdline, 0, NULL, 0)) &&
+	       (!f->has_exclude || regexec(&f->exclude, cmdline, 0, NULL, 0));
+}
+
+void process_filter__free(struct process_filter *f)
+{
+	if (f->has_match)
+		regfree(&f->match);
+	if (f->has_exclude)
+		regfree(&f->exclude);
+	f->has_match = f->has_exclude = false;
 }

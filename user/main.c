@@ -15,7 +15,9 @@ int main(int argc, char **argv)
 	case CLI_DUMP:
 		return dump__run(&cli.dump);
 	case CLI_AGENT:
-		return agent__run(&cli.agent);
+		code = agent__run(&cli.agent);
+		process_filter__free(&cli.agent.filter);
+		return code;
 	}
 	return GW_EXIT_ERROR;
 }

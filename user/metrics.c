@@ -82,7 +82,8 @@ static void labels(struct metrics_text *t, const struct session *s)
 	put_label_value(t, s->target.comm);
 	put(t, "\",python_version=\"");
 	put_label_value(t, s->target.build.version);
-	put(t, "\"");
+	/* Validated hex and UUIDs only (cgroup_labels.h): never free text. */
+	put(t, "\",container_id=\"%s\",pod_uid=\"%s\"", s->labels.container_id, s->labels.pod_uid);
 }
 
 static void sample(struct metrics_text *t, const char *name, const struct session *s,
@@ -251,28 +252,32 @@ static void process_verdicts(struct metrics_text *t, struct session *const *ss, 
  */
 static void self_probes(struct metrics_text *t, struct session *const *ss, size_t n)
 {
-	static const char *const methods[] = {"symtab", "dynsym", "usdt", "libc", "unavailable"};
-	size_t i, m;
+	struct {
+		const char *method;
+		unsigned count;
+	} by[8];
+	size_t i, m, nby;
 	int p;
 
 	family(t, "gilwatch_probe_attached", "gauge",
 	       "Watched processes with this probe attached, by how it was found");
 	for (p = 0; p < PY_PROBE_COUNT; p++) {
-		for (m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
-			unsigned count = 0;
+		for (i = 0, nby = 0; i < n; i++) {
+			const char *got = ss[i]->attachment.found.method[p];
 
-			for (i = 0; i < n; i++) {
-				const char *got = ss[i]->attachment.method[p];
-
-				if (python_probes[p].deep && !ss[i]->opts.deep)
-					continue;
-				if (got ? !strcmp(got, methods[m]) : m == 4)
-					count++;
-			}
-			if (count)
-				put(t, "gilwatch_probe_attached{probe=\"%s\",method=\"%s\"} %u\n",
-				    python_probes[p].name, methods[m], count);
+			if (python_probes[p].deep && !ss[i]->opts.deep)
+				continue;
+			got = got ? got : "unavailable";
+			for (m = 0; m < nby && strcmp(by[m].method, got); m++)
+				;
+			if (m == nby && nby < sizeof(by) / sizeof(by[0]))
+				by[nby++] = (typeof(by[0])){got, 0};
+			if (m < nby)
+				by[m].count++;
 		}
+		for (m = 0; m < nby; m++)
+			put(t, "gilwatch_probe_attached{probe=\"%s\",method=\"%s\"} %u\n",
+			    python_probes[p].name, by[m].method, by[m].count);
 	}
 }
 
@@ -289,6 +294,9 @@ static void self_metrics(struct metrics_text *t, struct session *const *ss, size
 	family(t, "gilwatch_attach_failures_total", "counter",
 	       "CPython processes that could not be watched");
 	put(t, "gilwatch_attach_failures_total %llu\n", (unsigned long long)self->attach_failures);
+	family(t, "gilwatch_binaries_probed", "gauge",
+	       "Distinct CPython binaries probed: one probe set serves all processes of one");
+	put(t, "gilwatch_binaries_probed %zu\n", self->binaries_probed);
 	self_probes(t, ss, n);
 	family(t, "gilwatch_events_dropped_total", "counter",
 	       "Ring buffer records lost because user space fell behind");

@@ -20,6 +20,7 @@ struct metrics_text {
 struct agent_self {
 	uint64_t events_dropped;  /* ring buffer records lost */
 	uint64_t attach_failures; /* processes that could not be watched */
+	size_t binaries_probed;	  /* distinct CPython binaries with probes */
 	double last_render_s;	  /* how long the previous rendering took */
 };
 

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,8 +91,39 @@ int proc__comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	return 0;
 }
 
+int proc__cmdline(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	/* NUL-separated; a trailing NUL ends the last argument. */
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (i = 0; i < n; i++)
+		buf[i] = buf[i] ? buf[i] : ' ';
+	buf[n] = '\0';
+	return 0;
+}
+
 void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
 {
+	char link[64], root[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	n = readlink(link, root, sizeof(root) - 1);
+	if (n > 1 && (size_t)n < sizeof(root)) {
+		root[n] = '\0';
+		if (!strncmp(path, root, n) && path[n] == '/')
+			path += n;
+	}
 	snprintf(out, len, "/proc/%d/root%s", pid, path);
 }
 

@@ -26,7 +26,12 @@ int proc__parse_mapping(const char *line, struct proc_mapping *m);
 pid_t proc__tgid(pid_t pid);
 /* Thread name (comm); tid == pid gives the process's. */
 int proc__comm(pid_t pid, pid_t tid, char *buf, size_t len);
-/* Path of a target's file as seen from here (through its root). */
+/* The command line, arguments joined by spaces (truncated to len - 1). */
+int proc__cmdline(pid_t pid, char *buf, size_t len);
+/* Path of a target's file as seen from here, through its root. path is as
+ * /proc/PID/maps shows it to us: relative to the target's mount namespace,
+ * so a chrooted target's files carry its root directory as a prefix.
+ */
 void proc__root_path(pid_t pid, const char *path, char *out, size_t len);
 /* The fields of /proc/PID/task/TID/stat after "tid (comm) " (state first);
  * tid == pid for the process.

@@ -17,13 +17,16 @@
 #include "stack_collector.h"
 #include "wait_graph.h"
 
+struct container_labels;
+
 struct report {
 	FILE *out;
 	bool json;
 	bool deep;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	const struct gw_target *target;
-	unsigned int frames_lines; /* text: frame-collection lines this refresh */
+	const struct container_labels *labels; /* NULL: not read */
+	unsigned int frames_lines;	       /* text: frame-collection lines this refresh */
 	/* Stacks for deadlock, stall and hazard reports; NULL: none. */
 	struct stack_collector *stacks;
 	struct thread_stacks *stack_buf;

@@ -1,5 +1,6 @@
 #include <string.h>
 // SPDX-License-Identifier: MIT
+#include "cgroup_labels.h"
 #include "detect.h"
 #include "json_writer.h"
 #include "proc.h"
@@ -35,16 +36,20 @@ void report_json__attach(struct report *r, const struct gw_attachment *a)
 	jw_str(&w, "python_version", t->build.version);
 	jw_str(&w, "python_path", t->python_path);
 	jw_str(&w, "build_id", t->build.build_id);
+	if (r->labels && r->labels->container_id[0])
+		jw_str(&w, "container_id", r->labels->container_id);
+	if (r->labels && r->labels->pod_uid[0])
+		jw_str(&w, "pod_uid", r->labels->pod_uid);
 	jw_str(&w, "mode", r->deep ? "deep" : "default");
 	jw_object_begin(&w, "probes");
 	for (probe = 0; probe < PY_PROBE_COUNT; probe++) {
 		if (python_probes[probe].deep && !r->deep)
 			continue;
 		jw_object_begin(&w, python_probes[probe].name);
-		if (a->method[probe])
-			jw_str(&w, "method", a->method[probe]);
+		if (a->found.method[probe])
+			jw_str(&w, "method", a->found.method[probe]);
 		else
-			jw_str(&w, "unavailable", a->reason[probe]);
+			jw_str(&w, "unavailable", a->found.reason[probe]);
 		jw_object_end(&w);
 	}
 	jw_object_end(&w);

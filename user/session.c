@@ -31,7 +31,8 @@ static int64_t realtime_offset_ns(void)
 int session__open(struct session **out, struct gilwatch_bpf *skel, const struct gw_target *t,
 		  const struct session_opts *opts)
 {
-	struct attach_opts aopts = {.sz = sizeof(aopts), .deep = opts->deep};
+	struct attach_opts aopts = {
+	    .sz = sizeof(aopts), .deep = opts->deep, .shared = opts->shared};
 	struct session *s = calloc(1, sizeof(*s));
 	int err;
 
@@ -42,6 +43,8 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	s->skel = skel;
 	s->opts = *opts;
 	snapshot__init(&s->snap, t->pid);
+	/* A container's cgroup is set before it runs: once is enough. */
+	cgroup_labels__read(t->pid, &s->labels);
 	err = attach__target(skel, &s->target, &aopts, &s->attachment);
 	if (err) {
 		free(s);
@@ -53,6 +56,7 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 			    .deep = opts->deep,
 			    .realtime_offset_ns = realtime_offset_ns(),
 			    .target = &s->target,
+			    .labels = &s->labels,
 			    .lock_sites_fd = opts->deep ? bpf_map__fd(skel->maps.lock_sites) : -1};
 	/* Modules are loaded now, not while a frozen process waits. */
 	s->stacks_ready = !stack_collector__init(&s->stacks, &s->target);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "attach.h"
+#include "cgroup_labels.h"
 #include "children.h"
 #include "detect.h"
 #include "event_stacks.h"
@@ -30,10 +31,12 @@ struct session_opts {
 	/* The driver's: takes what the stack ring holds (event_stacks.h). */
 	void (*drain_stacks)(void *ctx);
 	void *drain_ctx;
+	struct shared_probes *shared; /* attach_opts.shared */
 };
 
 struct session {
 	struct gw_target target;
+	struct container_labels labels; /* from its cgroup, read once */
 	struct gilwatch_bpf *skel;
 	struct session_opts opts;
 	struct gw_attachment attachment;

@@ -72,6 +72,8 @@ int watch__run(const struct watch_opts *opts)
 				  .stall_after_s = opts->detection.stall_after_s,
 				  .drain_stacks = bpf_loader__drain_stacks};
 	struct watch w = {.opts = opts};
+	struct bpf_loader_opts loader_opts = {
+	    .sz = sizeof(loader_opts), .lookup = lookup, .ctx = &w};
 	struct gw_target *t;
 	int code, err;
 
@@ -85,7 +87,7 @@ int watch__run(const struct watch_opts *opts)
 		goto out;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (bpf_loader__open(&w.bpf, lookup, &w)) {
+	if (bpf_loader__open(&w.bpf, &loader_opts)) {
 		code = GW_EXIT_BPF;
 		goto out;
 	}

@@ -98,8 +98,12 @@ class Agent:
         check(status == 200, "/events: %d" % status)
         return json.loads(body)
 
+    def attach_record(self, pid):
+        return next((e for e in self.events() if e["event"] == "attach" and e["pid"] == pid),
+                    None)
+
     def watching(self, pid):
-        return any(e["event"] == "attach" and e["pid"] == pid for e in self.events())
+        return self.attach_record(pid) is not None
 
     def stop(self):
         """SIGINT: must detach and exit 0 within 5 s."""
@@ -117,13 +121,20 @@ class Agent:
 
 
 class Workload:
-    def __init__(self, python, tmp, name):
+    """agent_workload.py; launcher (a command prefix that ends by exec'ing
+    its arguments) runs it elsewhere, e.g. in a container; extra arguments
+    mark its command line."""
+    def __init__(self, python, tmp, name, launcher=(), extra=()):
         self.go = os.path.join(tmp, name + ".go")
         self.facts = os.path.join(tmp, name + ".json")
+        self.started_ns = time.time_ns()
         self.proc = subprocess.Popen(
-            [python, os.path.join(TARGETS, "agent_workload.py"), self.go, self.facts],
-            stdout=subprocess.DEVNULL, start_new_session=True)
+            [*launcher, python, os.path.join(TARGETS, "agent_workload.py"), self.go, self.facts,
+             *extra], stdout=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.proc.pid
+
+    def ready(self):
+        return os.path.exists(self.go + ".ready")
 
     def result(self):
         if not os.path.exists(self.facts):
@@ -142,6 +153,28 @@ class Workload:
 def gc_value(text, pid, generation):
     return next((v for k, v in series(text, "gilwatch_gc_collections_total").items()
                  if 'pid="%d"' % pid in k and 'generation="%d"' % generation in k), None)
+
+
+def run_and_compare_gc(agent, loads):
+    """Go, then the exported collections since go must equal what CPython
+    counted: startup collections before go are left out of both. Returns
+    the workloads' results and the last scrape."""
+    for w in loads:
+        wait_for("workload %d ready" % w.pid, w.ready, 10)
+    time.sleep(1.2)  # a /metrics rendering after the last startup collection
+    before = agent.metrics()
+    for w in loads:
+        open(w.go, "w").close()
+    results = {w.pid: wait_for("workload %d" % w.pid, w.result, 30) for w in loads}
+    time.sleep(1.5)  # the next rendering of /metrics
+    text = agent.metrics()
+    for pid, r in results.items():
+        for gen in range(3):
+            got = (gc_value(text, pid, gen) or 0) - (gc_value(before, pid, gen) or 0)
+            check(gc_value(text, pid, gen) is not None and got == r["collections"][gen],
+                  "pid %d gen%d: exported %s since go, CPython says %d"
+                  % (pid, gen, got, r["collections"][gen]))
+    return results, text
 
 
 def metric_names_used():
@@ -209,30 +242,23 @@ def test_agent(gilwatch):
         agent = Agent(gilwatch, tmp)
         for w in loads:
             wait_for("the agent to attach to %d" % w.pid, lambda: agent.watching(w.pid), 10)
-            open(w.go, "w").close()
-        results = {w.pid: wait_for("workload %d" % w.pid, w.result, 30) for w in loads}
-        time.sleep(1.5)  # the next rendering of /metrics
-        text = agent.metrics()
+        results, text = run_and_compare_gc(agent, loads)
         out = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                              text=True)
         check(out.returncode == 0, "promtool check metrics: %s%s" % (out.stdout, out.stderr))
-        for pid, r in results.items():
-            for gen in range(3):
-                got = gc_value(text, pid, gen)
-                check(got == r["collections"][gen], "pid %d gen%d: exported %s, CPython says %d"
-                      % (pid, gen, got, r["collections"][gen]))
         check_names_exist(text, metric_names_used())
         check(series(text, "gilwatch_processes_watched")[""] >= 2, "processes_watched")
         check(any('probe="gc",method="usdt"' in k for k in series(text, "gilwatch_probe_attached")),
               "no gc probe by USDT for Debian's python3.11")
         prom, prom_base = run_prometheus(tmp, agent.port)
         pid = loads[0].pid
-        want = results[pid]["collections"][2]
+        # The workload is idle now: its count, checked against CPython above.
+        want = gc_value(text, pid, 2)
         query = 'gilwatch_gc_collections_total{pid="%d",generation="2"}' % pid
         got = wait_for("Prometheus to scrape the agent", lambda: prometheus_query(
             prom_base, query), 30)
-        check(float(got[0]["value"][1]) == want, "PromQL %s = %s, CPython says %d"
-              % (query, got[0]["value"][1], want))
+        check(float(got[0]["value"][1]) == want and want >= results[pid]["collections"][2],
+              "PromQL %s = %s, the agent said %s" % (query, got[0]["value"][1], want))
         # An exited process drops its series.
         loads[0].kill()
         wait_for("pid %d's series to go" % pid,

@@ -16,6 +16,7 @@ import tempfile
 import time
 
 import agent_tests
+import node_tests
 from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
                      summary_of, task_state)
@@ -668,6 +669,10 @@ def main():
         ("test_dashboard", agent_tests.test_dashboard),
         ("test_agent", functools.partial(agent_tests.test_agent, GILWATCH)),
         ("test_agent_bad_listen", functools.partial(agent_tests.test_agent_bad_listen, GILWATCH)),
+        ("test_agent_container", functools.partial(node_tests.test_agent_container, GILWATCH)),
+        ("test_agent_match_exclude", functools.partial(node_tests.test_agent_match_exclude,
+                                                       GILWATCH)),
+        ("test_agent_bad_regex", functools.partial(node_tests.test_agent_bad_regex, GILWATCH)),
         ("test_crash abort 3.12", functools.partial(test_crash, pyenv_python("3.12.1"), "3.12",
                                                     "abort")),
         ("test_not_python", test_not_python),

@@ -1,0 +1,132 @@
+"""The agent as a node agent: processes found at exec, in other mount
+namespaces and cgroups (container labels), one probe set per binary,
+--match/--exclude.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+from agent_tests import Agent, Workload, run_and_compare_gc, series, wait_for
+from harness import TARGETS, Failure, check, pyenv_root
+
+PY312 = os.path.join(pyenv_root(), "versions", "3.12.1")
+CONTAINER = os.path.join(TARGETS, "container.sh")
+# A pid that moves itself into a cgroup dir it created; kubepods layout.
+CGROUP_PODS = "/sys/fs/cgroup/pids/kubepods/burstable"
+
+
+def perf_links(pid):
+    """The agent's uprobes: each is one perf event file descriptor."""
+    fd_dir = "/proc/%d/fd" % pid
+    n = 0
+    for fd in os.listdir(fd_dir):
+        try:
+            n += os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return n
+
+
+def binary_links(attach):
+    """Links on the CPython binary itself: entry and return per probe found."""
+    return 2 * sum(1 for p in attach["probes"].values()
+                   if p.get("method") not in (None, "libc"))
+
+
+def test_agent_container(gilwatch):
+    """A CPython in its own mount namespace, chrooted, its interpreter at
+    another path, in a kubepods cgroup: found at exec (well before the 5 s
+    /proc scan), attached through /proc/PID/root, labelled with its pod and
+    container; it shares the probe set of the host process running the same
+    libpython (one set per inode), and neither count is doubled."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-node-")
+    pod, cid = str(uuid.uuid4()), uuid.uuid4().hex + uuid.uuid4().hex
+    agent, loads = None, []
+    try:
+        agent = Agent(gilwatch, tmp)
+        me = os.getpid()
+        wait_for("the agent to watch the test runner", lambda: agent.watching(me), 10)
+        before = perf_links(agent.proc.pid)
+        # A libpython of their own: no other process of the machine shares it.
+        lib = os.path.join(tmp, "lib")
+        os.mkdir(lib)
+        shutil.copy(os.path.join(PY312, "lib", "libpython3.12.so.1.0"), lib)
+        env = ("env", "LD_LIBRARY_PATH=" + lib)
+        host = Workload(os.path.join(PY312, "bin", "python3.12"), tmp, "host", launcher=env)
+        loads.append(host)
+        host_attach = wait_for("the host process", lambda: agent.attach_record(host.pid), 10)
+        first = perf_links(agent.proc.pid) - before
+        time.sleep(0.5)
+        box = Workload("/opt/python/bin/python3.12", tmp, "box",
+                       launcher=(CONTAINER, pod, cid, PY312, tmp, TARGETS, "--", *env))
+        loads.append(box)
+        box_attach = wait_for("the container process", lambda: agent.attach_record(box.pid), 10)
+        found_s = (box_attach["time_ns"] - box.started_ns) / 1e9
+        check(found_s < 2.0, "container process attached %.2f s after its start" % found_s)
+        # As /proc/PID/maps shows it from outside: the chroot's directory first.
+        for a in (host_attach, box_attach):
+            check(a["python_path"].endswith(lib + "/libpython3.12.so.1.0"),
+                  "python_path %s: not the copy" % a["python_path"])
+        second = perf_links(agent.proc.pid) - before - first
+        shared = binary_links(host_attach)
+        check(shared > 0 and first - second == shared,
+              "first process added %d probes, the second %d: expected %d fewer (the "
+              "libpython probes are shared)" % (first, second, shared))
+        _, text = run_and_compare_gc(agent, loads)
+        labels = [k for k in series(text, "gilwatch_threads") if 'pid="%d"' % box.pid in k]
+        check(labels and 'container_id="%s"' % cid in labels[0] and
+              'pod_uid="%s"' % pod in labels[0], "container labels: %s" % labels)
+        host_labels = [k for k in series(text, "gilwatch_threads")
+                       if 'pid="%d"' % host.pid in k]
+        check(host_labels and 'container_id=""' in host_labels[0],
+              "host labels: %s" % host_labels)
+        check(series(text, "gilwatch_binaries_probed")[""] >= 2, "binaries_probed")
+    finally:
+        if agent:
+            agent.proc.kill()
+            agent.proc.wait()
+        for w in loads:
+            w.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+        for d in (os.path.join(CGROUP_PODS, "pod" + pod, cid),
+                  os.path.join(CGROUP_PODS, "pod" + pod)):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def test_agent_match_exclude(gilwatch):
+    """--match selects by command line, --exclude wins over it."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-match-")
+    py = os.path.join(PY312, "bin", "python3.12")
+    agent, loads = None, []
+    try:
+        agent = Agent(gilwatch, tmp, "--match", "gw-marker-[0-9]+", "--exclude", "gw-marker-2")
+        loads = [Workload(py, tmp, n, extra=("gw-marker-%d" % i,))
+                 for i, n in ((1, "one"), (2, "two"))] + [Workload(py, tmp, "plain")]
+        wait_for("the matching process", lambda: agent.watching(loads[0].pid), 10)
+        time.sleep(1.0)  # exec discovery is long done for the others
+        check(not agent.watching(loads[1].pid), "--exclude'd process watched")
+        check(not agent.watching(loads[2].pid), "process not matching --match watched")
+        check(not agent.watching(os.getpid()), "the test runner watched despite --match")
+        out, err = agent.stop()
+        agent = None
+    finally:
+        if agent:
+            agent.proc.kill()
+            agent.proc.wait()
+        for w in loads:
+            w.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_agent_bad_regex(gilwatch):
+    p = subprocess.run([gilwatch, "agent", "--match", "(unclosed"], capture_output=True,
+                       text=True, timeout=10)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check(p.returncode == 2 and lines and "invalid regular expression" in lines[0],
+          "--match '(unclosed': exit %d, %r" % (p.returncode, lines))
