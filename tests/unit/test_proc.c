@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "discover.h"
 #include "proc.h"
 
 static void test_parse_mapping_file(void **state)
@@ -194,6 +196,63 @@ static void test_root_path(void **state)
 	assert_string_equal(out, "/proc/123/r");
 }
 
+/* A chrooted process's maps show its files under its root directory. */
+static void test_root_path_chrooted(void **state)
+{
+	char dir[] = "/tmp/gw-chroot-XXXXXX", path[PATH_MAX], out[PATH_MAX], want[PATH_MAX];
+	int ready[2];
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	if (pid == 0) {
+		if (chroot(dir))
+			_exit(1);
+		write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], out, 1), 1);
+	snprintf(path, sizeof(path), "%s/usr/lib/libc.so.6", dir);
+	proc__root_path(pid, path, out, sizeof(out));
+	snprintf(want, sizeof(want), "/proc/%d/root/usr/lib/libc.so.6", pid);
+	assert_string_equal(out, want);
+	/* A path that only shares a prefix with the root stays whole. */
+	snprintf(path, sizeof(path), "%sx/lib", dir);
+	proc__root_path(pid, path, out, sizeof(out));
+	snprintf(want, sizeof(want), "/proc/%d/root%sx/lib", pid, dir);
+	assert_string_equal(out, want);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	rmdir(dir);
+}
+
+static void test_cmdline_and_filter(void **state)
+{
+	struct process_filter f = {};
+	char cmdline[4096];
+
+	assert_int_equal(proc__cmdline(getpid(), cmdline, sizeof(cmdline)), 0);
+	assert_non_null(strstr(cmdline, "test_proc"));
+	assert_int_equal(proc__cmdline(INT_MAX, cmdline, sizeof(cmdline)), -ENOENT);
+	assert_true(process_filter__accepts(&f, getpid()));
+	assert_int_equal(process_filter__set(&f, false, "test_pro[c]"), 0);
+	assert_true(process_filter__accepts(&f, getpid()));
+	assert_int_equal(process_filter__set(&f, true, "test_"), 0);
+	assert_false(process_filter__accepts(&f, getpid())); /* --exclude wins */
+	assert_int_equal(process_filter__set(&f, true, "no-such-thing"), 0);
+	assert_true(process_filter__accepts(&f, getpid()));
+	assert_false(process_filter__accepts(&f, INT_MAX)); /* gone: not selected */
+	assert_int_equal(process_filter__set(&f, false, "(unclosed"), -EINVAL);
+	assert_true(process_filter__accepts(&f, getpid())); /* only --exclude left */
+	process_filter__free(&f);
+}
+
 static void test_read_mem(void **state)
 {
 	volatile uint64_t local = 0x1122334455667788ULL;
@@ -288,6 +347,8 @@ int main(void)
 	    cmocka_unit_test(test_comm),
 	    cmocka_unit_test(test_exited),
 	    cmocka_unit_test(test_root_path),
+	    cmocka_unit_test(test_root_path_chrooted),
+	    cmocka_unit_test(test_cmdline_and_filter),
 	    cmocka_unit_test(test_read_mem),
 	    cmocka_unit_test(test_for_each_mapping_self),
 	};
