@@ -8,7 +8,7 @@ PY ?= /usr/bin/python3
 
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -lmicrohttpd -lpthread
+LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -llzma -lmicrohttpd -lpthread
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(OUTPUT)
 
 # Host system include dirs for BPF code (usdt.bpf.h needs them), as
@@ -16,9 +16,11 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude
 CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-# binutils (nm, readelf) and python3 drive the tests; util-linux's setpriv too.
-DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev libdw-dev libcapstone-dev libmicrohttpd-dev zlib1g-dev libcmocka-dev \
-	pkg-config make gcc binutils python3 util-linux libclang-rt-14-dev prometheus
+# binutils (nm, readelf) and python3 drive the tests; util-linux's setpriv and
+# unshare too; yamllint and python3-yaml check deploy/.
+DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev libdw-dev libcapstone-dev liblzma-dev xz-utils libmicrohttpd-dev zlib1g-dev libcmocka-dev \
+	pkg-config make gcc binutils python3 util-linux libclang-rt-14-dev prometheus \
+	yamllint python3-yaml
 
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))

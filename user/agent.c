@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "agent.h"
 #include "bpf_loader.h"
@@ -326,6 +327,19 @@ static void run_loop(struct agent *a)
 	}
 }
 
+/* Each probe is an open perf event: a few per watched process. Container
+ * runtimes often start us with a soft limit of 1024.
+ */
+static void raise_open_files_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int agent__run(const struct agent_opts *opts)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -352,6 +366,7 @@ int agent__run(const struct agent_opts *opts)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	raise_open_files_limit();
 	if (bpf_loader__open(&a->bpf,
 			     &(struct bpf_loader_opts){.sz = sizeof(struct bpf_loader_opts),
 						       .lookup = lookup,

@@ -16,6 +16,7 @@ import tempfile
 import time
 
 import agent_tests
+import deploy_tests
 import node_tests
 from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
@@ -673,6 +674,9 @@ def main():
         ("test_agent_match_exclude", functools.partial(node_tests.test_agent_match_exclude,
                                                        GILWATCH)),
         ("test_agent_bad_regex", functools.partial(node_tests.test_agent_bad_regex, GILWATCH)),
+        ("test_deploy_yamllint", deploy_tests.test_yamllint),
+        ("test_deploy_manifests", deploy_tests.test_manifests),
+        ("test_deploy_dockerfile", deploy_tests.test_dockerfile),
         ("test_crash abort 3.12", functools.partial(test_crash, pyenv_python("3.12.1"), "3.12",
                                                     "abort")),
         ("test_not_python", test_not_python),
