@@ -191,6 +191,13 @@ static void on_new_process(void *ctx, pid_t pid)
 	struct agent *a = ctx;
 	size_t i;
 
+	/* An exec keeps the pid and the start time: a shell rejected before
+	 * may be a Python now.
+	 */
+	for (i = 0; i < a->nrejected; i++) {
+		if (a->rejected[i].pid == pid)
+			a->rejected[i].pid = 0;
+	}
 	for (i = 0; i < a->npending; i++) {
 		if (a->pending[i].pid == pid) {
 			a->pending[i].tries = 0; /* an exec after a fork: start over */

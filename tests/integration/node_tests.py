@@ -124,6 +124,29 @@ def test_agent_match_exclude(gilwatch):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_agent_shell_becomes_python(gilwatch):
+    """A shell the 5 s /proc scan has seen and set aside, which then execs
+    Python (same pid, same start time), is watched at its exec."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-exec-")
+    agent, w = None, None
+    try:
+        agent = Agent(gilwatch, tmp)
+        w = Workload(os.path.join(PY312, "bin", "python3.12"), tmp, "late",
+                     launcher=("bash", "-c", 'sleep 6.5; exec "$@"', "shell"))
+        time.sleep(6.5)
+        execed_ns = time.time_ns()
+        attach = wait_for("the shell turned Python", lambda: agent.attach_record(w.pid), 10)
+        found_s = (attach["time_ns"] - execed_ns) / 1e9
+        check(found_s < 2.0, "watched %.2f s after its exec" % found_s)
+    finally:
+        if agent:
+            agent.proc.kill()
+            agent.proc.wait()
+        if w:
+            w.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_agent_bad_regex(gilwatch):
     p = subprocess.run([gilwatch, "agent", "--match", "(unclosed"], capture_output=True,
                        text=True, timeout=10)

@@ -674,6 +674,8 @@ def main():
         ("test_agent_match_exclude", functools.partial(node_tests.test_agent_match_exclude,
                                                        GILWATCH)),
         ("test_agent_bad_regex", functools.partial(node_tests.test_agent_bad_regex, GILWATCH)),
+        ("test_agent_shell_becomes_python",
+         functools.partial(node_tests.test_agent_shell_becomes_python, GILWATCH)),
         ("test_deploy_yamllint", deploy_tests.test_yamllint),
         ("test_deploy_manifests", deploy_tests.test_manifests),
         ("test_deploy_dockerfile", deploy_tests.test_dockerfile),
