@@ -124,12 +124,12 @@ class Workload:
     """agent_workload.py; launcher (a command prefix that ends by exec'ing
     its arguments) runs it elsewhere, e.g. in a container; extra arguments
     mark its command line."""
-    def __init__(self, python, tmp, name, launcher=(), extra=()):
+    def __init__(self, python, tmp, name, launcher=(), extra=(), script="agent_workload.py"):
         self.go = os.path.join(tmp, name + ".go")
         self.facts = os.path.join(tmp, name + ".json")
         self.started_ns = time.time_ns()
         self.proc = subprocess.Popen(
-            [*launcher, python, os.path.join(TARGETS, "agent_workload.py"), self.go, self.facts,
+            [*launcher, python, os.path.join(TARGETS, script), self.go, self.facts,
              *extra], stdout=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.proc.pid
 

@@ -4,13 +4,14 @@ namespaces and cgroups (container labels), one probe set per binary,
 """
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 import uuid
 
-from agent_tests import Agent, Workload, run_and_compare_gc, series, wait_for
-from harness import TARGETS, Failure, check, pyenv_root
+from agent_tests import Agent, Workload, gc_value, run_and_compare_gc, series, wait_for
+from harness import TARGETS, check, probes_left_behind, pyenv_root
 
 PY312 = os.path.join(pyenv_root(), "versions", "3.12.1")
 CONTAINER = os.path.join(TARGETS, "container.sh")
@@ -138,6 +139,48 @@ def test_agent_shell_becomes_python(gilwatch):
         attach = wait_for("the shell turned Python", lambda: agent.attach_record(w.pid), 10)
         found_s = (attach["time_ns"] - execed_ns) / 1e9
         check(found_s < 2.0, "watched %.2f s after its exec" % found_s)
+    finally:
+        if agent:
+            agent.proc.kill()
+            agent.proc.wait()
+        if w:
+            w.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_agent_kill9_and_restart(gilwatch):
+    """kill -9 of the agent leaves no probe behind and the watched process
+    runs on undisturbed; a new agent picks it up again; SIGTERM detaches
+    and exits 0."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-restart-")
+    agent, w = None, None
+    try:
+        agent = Agent(gilwatch, tmp)
+        w = Workload(os.path.join(PY312, "bin", "python3.12"), tmp, "steady",
+                     script="steady_gc.py", extra=("6",))
+        wait_for("the agent to watch %d" % w.pid, lambda: agent.watching(w.pid), 10)
+        open(w.go, "w").close()
+        time.sleep(1.0)
+        agent.proc.kill()
+        agent.proc.wait()
+        agent = None
+        left = probes_left_behind()
+        check(not left, "probes left behind after kill -9: %s" % left)
+        agent = Agent(gilwatch, tmp)
+        wait_for("a new agent to watch %d" % w.pid, lambda: agent.watching(w.pid), 10)
+        time.sleep(1.5)
+        check((gc_value(agent.metrics(), w.pid, 2) or 0) > 0,
+              "the new agent counts no collections")
+        agent.proc.send_signal(signal.SIGTERM)
+        agent.proc.wait(timeout=5)
+        check(agent.proc.returncode == 0, "SIGTERM: exit %d" % agent.proc.returncode)
+        agent = None
+        left = probes_left_behind()
+        check(not left, "probes left behind after SIGTERM: %s" % left)
+        result = wait_for("the workload to finish", w.result, 15)
+        check(w.proc.wait(timeout=5) == 0, "the workload failed")
+        # One collection per ~10 ms for 6 s: a stopped or slowed target shows.
+        check(result["collections"] > 300, "only %d collections" % result["collections"])
     finally:
         if agent:
             agent.proc.kill()

@@ -674,6 +674,8 @@ def main():
         ("test_agent_match_exclude", functools.partial(node_tests.test_agent_match_exclude,
                                                        GILWATCH)),
         ("test_agent_bad_regex", functools.partial(node_tests.test_agent_bad_regex, GILWATCH)),
+        ("test_agent_kill9_and_restart",
+         functools.partial(node_tests.test_agent_kill9_and_restart, GILWATCH)),
         ("test_agent_shell_becomes_python",
          functools.partial(node_tests.test_agent_shell_becomes_python, GILWATCH)),
         ("test_deploy_yamllint", deploy_tests.test_yamllint),
