@@ -17,6 +17,7 @@ import time
 
 import agent_tests
 import deploy_tests
+import http_tests
 import node_tests
 from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
@@ -674,6 +675,7 @@ def main():
         ("test_agent_match_exclude", functools.partial(node_tests.test_agent_match_exclude,
                                                        GILWATCH)),
         ("test_agent_bad_regex", functools.partial(node_tests.test_agent_bad_regex, GILWATCH)),
+        ("test_http_hostile", functools.partial(http_tests.test_http_hostile, GILWATCH)),
         ("test_agent_kill9_and_restart",
          functools.partial(node_tests.test_agent_kill9_and_restart, GILWATCH)),
         ("test_agent_shell_becomes_python",
