@@ -8,6 +8,9 @@ PY ?= /usr/bin/python3
 
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
+# make test-asan sets it: AddressSanitizer and UndefinedBehaviorSanitizer.
+SANITIZE ?=
+CFLAGS += $(SANITIZE)
 LDLIBS := -lbpf -ldw -lelf -lz -lcapstone -llzma -lmicrohttpd -lpthread
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(OUTPUT)
 
@@ -31,7 +34,7 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAYOUT_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
 LAYOUT_PROBES := $(patsubst %,$(OUTPUT)/tests/layout-%,$(LAYOUT_VERSIONS))
 
-.PHONY: all deps test unit integration run demo clean format fuzz
+.PHONY: all deps test test-asan unit integration run demo clean format fuzz
 all: $(OUTPUT)/gilwatch
 
 deps:
@@ -120,6 +123,19 @@ integration: $(OUTPUT)/gilwatch
 test: deps
 	$(MAKE) all unit fuzz
 	$(MAKE) integration
+	$(MAKE) test-asan
+
+# Unit tests, then the integration tests on two builds, with the user space
+# built with ASan and UBSan (any report fails the run) in build-asan/.
+ASAN_OUTPUT := build-asan
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+test-asan: deps
+	$(SANITIZER_ENV) $(MAKE) OUTPUT=$(ASAN_OUTPUT) \
+		SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		all unit
+	$(SANITIZER_ENV) $(PY) tests/integration/run.py --gilwatch $(ASAN_OUTPUT)/gilwatch \
+		--sanitized
 
 # The main job: the agent over every CPython process of the machine, metrics
 # on 127.0.0.1:9947, a summary on the terminal. ARGS passes options through.
@@ -136,6 +152,6 @@ format:
 	clang-format -i bpf/*.c bpf/*.h include/*.h user/*.[ch] tests/unit/*.c
 
 clean:
-	rm -rf $(OUTPUT)
+	rm -rf $(OUTPUT) $(ASAN_OUTPUT)
 
 -include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

@@ -8,20 +8,32 @@
 #include "ret_fixups.h"
 #include "stack_collector.h"
 
+struct maps_sign {
+	uint64_t sig;
+	unsigned executable;
+};
+
 static int sign_mapping(const struct proc_mapping *m, void *ctx)
 {
-	uint64_t *sig = ctx;
+	struct maps_sign *ms = ctx;
 
-	if (m->perms[2] == 'x')
-		*sig = (*sig ^ m->start) * 1099511628211ull; /* FNV-1a style */
+	if (m->perms[2] == 'x') {
+		ms->sig = (ms->sig ^ m->start) * 1099511628211ull; /* FNV-1a style */
+		ms->executable++;
+	}
 	return 0;
 }
 
+/* 0 when unknown: also for a process exiting, whose maps are empty for a
+ * moment: the modules it had must stay to decode a crash's stacks.
+ */
 static uint64_t maps_signature(pid_t pid)
 {
-	uint64_t sig = 14695981039346656037ull;
+	struct maps_sign ms = {.sig = 14695981039346656037ull};
 
-	return proc__for_each_mapping(pid, sign_mapping, &sig) < 0 ? 0 : sig;
+	if (proc__for_each_mapping(pid, sign_mapping, &ms) < 0 || !ms.executable)
+		return 0;
+	return ms.sig;
 }
 
 void stack_collector__follow_mappings(struct stack_collector *c)
