@@ -1,33 +1,351 @@
 // SPDX-License-Identifier: MIT
 #include <capstone/capstone.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "disasm.h"
 
-int disasm__jump_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out, size_t max)
-{
-	const uint8_t *p = code;
-	uint64_t addr = vaddr;
-	size_t n = 0, left = len;
-	cs_insn *insn;
-	csh h;
+typedef int (*branch_fn)(const struct disasm_branch *b, void *ctx);
 
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+struct decoder {
+	csh h;
+	cs_insn *insn;
+};
+
+static int decoder__open(struct decoder *d)
+{
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &d->h) != CS_ERR_OK)
 		return -ENOTSUP;
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	insn = cs_malloc(h);
-	if (!insn) {
-		cs_close(&h);
+	cs_option(d->h, CS_OPT_DETAIL, CS_OPT_ON);
+	d->insn = cs_malloc(d->h);
+	if (!d->insn) {
+		cs_close(&d->h);
 		return -ENOMEM;
 	}
-	while (n < max && cs_disasm_iter(h, &p, &left, &addr, insn)) {
-		const cs_x86 *x = &insn->detail->x86;
+	return 0;
+}
 
-		if (cs_insn_group(h, insn, CS_GRP_JUMP) && x->op_count == 1 &&
-		    x->operands[0].type == X86_OP_IMM)
-			out[n++] = x->operands[0].imm;
+static void decoder__close(struct decoder *d)
+{
+	cs_free(d->insn, 1);
+	cs_close(&d->h);
+}
+
+/* A linear sweep: GCC keeps jump tables out of .text, so it stays in step. */
+static int decoder__branches(struct decoder *d, const uint8_t *code, size_t len, uint64_t vaddr,
+			     branch_fn fn, void *ctx)
+{
+	uint64_t addr = vaddr;
+	size_t left = len;
+	int ret;
+
+	while (cs_disasm_iter(d->h, &code, &left, &addr, d->insn)) {
+		const cs_x86 *x = &d->insn->detail->x86;
+		const cs_x86_op *op = &x->operands[0];
+		struct disasm_branch b = {.insn = d->insn->address};
+
+		if (cs_insn_group(d->h, d->insn, CS_GRP_CALL))
+			b.kind = DISASM_CALL;
+		else if (cs_insn_group(d->h, d->insn, CS_GRP_JUMP))
+			b.kind = d->insn->id == X86_INS_JMP ? DISASM_JMP : DISASM_JCC;
+		else
+			continue;
+		if (x->op_count != 1)
+			continue;
+		if (op->type == X86_OP_IMM)
+			b.target = op->imm;
+		else if (op->type == X86_OP_MEM && op->mem.base == X86_REG_RIP &&
+			 op->mem.index == X86_REG_INVALID)
+			b.slot = addr + op->mem.disp; /* addr is the next instruction's */
+		else
+			continue;
+		ret = fn(&b, ctx);
+		if (ret)
+			return ret;
 	}
-	cs_free(insn, 1);
-	cs_close(&h);
-	return n;
+	return 0;
+}
+
+int disasm__for_each_branch(const uint8_t *code, size_t len, uint64_t vaddr, branch_fn fn,
+			    void *ctx)
+{
+	struct decoder d;
+	int err = decoder__open(&d);
+
+	if (err)
+		return err;
+	err = decoder__branches(&d, code, len, vaddr, fn, ctx);
+	decoder__close(&d);
+	return err;
+}
+
+struct targets {
+	uint64_t *out;
+	size_t n, max;
+};
+
+static int add_jump_target(const struct disasm_branch *b, void *ctx)
+{
+	struct targets *t = ctx;
+
+	if (b->kind != DISASM_CALL && b->target)
+		t->out[t->n++] = b->target;
+	return t->n == t->max;
+}
+
+int disasm__jump_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out, size_t max)
+{
+	struct targets t = {out, 0, max};
+	int err = max ? disasm__for_each_branch(code, len, vaddr, add_jump_target, &t) : 0;
+
+	return err < 0 ? err : (int)t.n;
+}
+
+/* ---- recovering a static function from its exported callers ---- */
+
+#define MAX_CALLS 4	     /* in a rule's calls[] */
+#define MAX_DEPTH 4	     /* calls from the exported caller */
+#define MAX_FUNCS 64	     /* functions looked at per caller */
+#define MAX_PARTS 8	     /* a function's own range plus cold parts */
+#define MAX_CODE (256 << 10) /* bytes decoded per part */
+#define PLT_STUB_LEN 16
+
+struct recovery {
+	struct elf_file *ef;
+	struct decoder d;
+	uint64_t *exports; /* sorted */
+	size_t nexports;
+	/* What the wanted function calls: an address (a definition in this
+	 * file) or a GOT slot (an import, through a PLT stub or -fno-plt).
+	 */
+	struct {
+		uint64_t addr, slot;
+	} want[MAX_CALLS];
+	unsigned nwant;
+	/* The breadth-first walk from one caller. */
+	uint64_t func[MAX_FUNCS];
+	unsigned depth[MAX_FUNCS], nfunc;
+	/* The function being read: its parts and what it calls. */
+	struct {
+		uint64_t start, end;
+	} part[MAX_PARTS];
+	unsigned nparts, depth_now, seen;
+	uint8_t code[MAX_CODE];
+};
+
+static int cmp_addr(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool exported(const struct recovery *r, uint64_t addr)
+{
+	return bsearch(&addr, r->exports, r->nexports, sizeof(addr), cmp_addr) != NULL;
+}
+
+static int first_branch_slot(const struct disasm_branch *b, void *ctx)
+{
+	uint64_t *slot = ctx;
+
+	*slot = b->kind == DISASM_JMP ? b->slot : 0;
+	return 1;
+}
+
+/* A PLT stub ([endbr64;] jmp *slot(%rip)) at addr: the slot it jumps through. */
+static uint64_t plt_slot(struct recovery *r, uint64_t addr)
+{
+	uint8_t code[PLT_STUB_LEN];
+	uint64_t slot = 0;
+	size_t skip = 0;
+
+	if (elf_file__read(r->ef, addr, code, sizeof(code)))
+		return 0;
+	if (!memcmp(code, "\xf3\x0f\x1e\xfa", 4)) /* endbr64 */
+		skip = 4;
+	if (decoder__branches(&r->d, code + skip, sizeof(code) - skip, addr + skip,
+			      first_branch_slot, &slot) != 1)
+		return 0;
+	return slot;
+}
+
+static void note_call(struct recovery *r, uint64_t addr, uint64_t slot)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nwant; i++) {
+		if ((addr && r->want[i].addr == addr) || (slot && r->want[i].slot == slot))
+			r->seen |= 1u << i;
+	}
+}
+
+static bool in_parts(const struct recovery *r, uint64_t addr)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nparts; i++) {
+		if (addr >= r->part[i].start && addr < r->part[i].end)
+			return true;
+	}
+	return false;
+}
+
+static void enqueue(struct recovery *r, uint64_t addr, unsigned depth)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nfunc; i++) {
+		if (r->func[i] == addr)
+			return;
+	}
+	if (r->nfunc < MAX_FUNCS && depth <= MAX_DEPTH) {
+		r->func[r->nfunc] = addr;
+		r->depth[r->nfunc++] = depth;
+	}
+}
+
+static int visit_branch(const struct disasm_branch *b, void *ctx)
+{
+	struct recovery *r = ctx;
+	uint64_t t = b->target, start, end, slot;
+
+	if (b->slot) {
+		if (b->kind != DISASM_JCC)
+			note_call(r, 0, b->slot);
+		return 0;
+	}
+	if (in_parts(r, t))
+		return 0;
+	if (exported(r, t)) {
+		note_call(r, t, 0);
+		return 0;
+	}
+	/* Before the CFI: one FDE covers the whole .plt. */
+	slot = plt_slot(r, t);
+	if (slot) {
+		note_call(r, 0, slot);
+		return 0;
+	}
+	if (elf_file__function_range(r->ef, t, &start, &end))
+		return 0; /* not code we know */
+	if (start == t) {
+		/* A call or a tail call: another function. */
+		enqueue(r, t, r->depth_now + 1);
+	} else if (b->kind != DISASM_CALL && r->nparts < MAX_PARTS) {
+		/* A jump into the middle of other code: this function's cold part. */
+		r->part[r->nparts].start = start;
+		r->part[r->nparts++].end = end;
+	}
+	return 0;
+}
+
+/* Reads the function at addr (and its cold parts); whether it calls all
+ * of want[].
+ */
+static int read_function(struct recovery *r, uint64_t addr, unsigned depth, bool *match)
+{
+	unsigned i;
+	int err = 0;
+
+	if (elf_file__function_range(r->ef, addr, &r->part[0].start, &r->part[0].end) ||
+	    r->part[0].start != addr)
+		return -ENOENT;
+	r->nparts = 1;
+	r->depth_now = depth;
+	r->seen = 0;
+	for (i = 0; i < r->nparts && !err; i++) {
+		uint64_t len = r->part[i].end - r->part[i].start;
+
+		len = len < MAX_CODE ? len : MAX_CODE;
+		if (elf_file__read(r->ef, r->part[i].start, r->code, len))
+			continue;
+		err = decoder__branches(&r->d, r->code, len, r->part[i].start, visit_branch, r);
+	}
+	*match = r->seen == (1u << r->nwant) - 1;
+	return err;
+}
+
+/* The first function reached from the exported caller that matches. */
+static int walk_from(struct recovery *r, uint64_t caller, uint64_t *found)
+{
+	unsigned i;
+	bool match;
+	int err;
+
+	r->nfunc = 0;
+	enqueue(r, caller, 0);
+	for (i = 0; i < r->nfunc; i++) {
+		err = read_function(r, r->func[i], r->depth[i], &match);
+		if (err && i == 0)
+			return err;
+		if (!err && match) {
+			if (i == 0)
+				return -ENOENT; /* inlined into the caller */
+			*found = r->func[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int want_calls(struct recovery *r, const char *const *calls)
+{
+	struct elf_symbol sym;
+
+	for (r->nwant = 0; calls[r->nwant]; r->nwant++) {
+		if (r->nwant == MAX_CALLS)
+			return -E2BIG;
+		r->want[r->nwant].addr =
+		    elf_file__find_symbol(r->ef, calls[r->nwant], &sym) ? 0 : sym.vaddr;
+		if (elf_file__got_slot(r->ef, calls[r->nwant], &r->want[r->nwant].slot))
+			r->want[r->nwant].slot = 0;
+		if (!r->want[r->nwant].addr && !r->want[r->nwant].slot)
+			return -ENOENT; /* never called from this file */
+	}
+	return r->nwant ? 0 : -EINVAL;
+}
+
+int disasm__recover(struct elf_file *ef, const char *const *callers, const char *const *calls,
+		    struct elf_symbol *sym)
+{
+	struct recovery *r = calloc(1, sizeof(*r));
+	uint64_t start = 0, found, end;
+	struct elf_symbol caller;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	r->ef = ef;
+	err = decoder__open(&r->d);
+	if (err)
+		goto out_free;
+	err = elf_file__exported_functions(ef, &r->exports, &r->nexports);
+	if (!err)
+		err = want_calls(r, calls);
+	for (; !err && *callers; callers++) {
+		if (elf_file__find_symbol(ef, *callers, &caller))
+			continue; /* not in this build */
+		err = walk_from(r, caller.vaddr, &found);
+		if (!err && start && found != start)
+			err = -ENOENT; /* the callers disagree */
+		start = found;
+	}
+	if (!err && !start)
+		err = -ENOENT;
+	if (!err)
+		err = elf_file__function_range(ef, start, &found, &end);
+	if (!err) {
+		sym->vaddr = start;
+		sym->size = end - start;
+		sym->source = ELF_SYM_DISASM;
+		err = elf_file__vaddr_to_offset(ef, start, &sym->file_offset);
+	}
+	free(r->exports);
+	decoder__close(&r->d);
+out_free:
+	free(r);
+	return err;
 }

@@ -7,11 +7,40 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "elf_file.h"
 
+enum disasm_branch_kind {
+	DISASM_CALL,
+	DISASM_JMP,
+	DISASM_JCC,
+};
+
+struct disasm_branch {
+	enum disasm_branch_kind kind;
+	uint64_t insn;	 /* where the instruction is */
+	uint64_t target; /* a direct branch's destination, else 0 */
+	uint64_t slot;	 /* an indirect one through [rip + disp]: that address, else 0 */
+};
+
+/* Calls fn for each call and jump in code loaded at vaddr until fn returns
+ * non-zero; returns that, 0 at the end of the code, or -errno.
+ */
+int disasm__for_each_branch(const uint8_t *code, size_t len, uint64_t vaddr,
+			    int (*fn)(const struct disasm_branch *b, void *ctx), void *ctx);
 /* Targets of the direct jumps (not calls) in code loaded at vaddr, at most
  * max; the number found, or -errno.
  */
 int disasm__jump_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out,
 			 size_t max);
+/* A static function of a stripped build: the first one (breadth first, a
+ * few calls deep, through static functions only) reached from an exported
+ * caller whose own code — cold parts included — calls every function in
+ * calls[] (imports or exports). Every caller in callers[] present in the
+ * build must reach the same one; code that does it inline in the caller
+ * itself is not a function to probe: -ENOENT. sym gets its CFI bounds.
+ * Both lists end with NULL.
+ */
+int disasm__recover(struct elf_file *ef, const char *const *callers, const char *const *calls,
+		    struct elf_symbol *sym);
 
 #endif

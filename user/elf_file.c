@@ -11,23 +11,53 @@
 
 const char *elf_symbol__method(const struct elf_symbol *sym)
 {
-	return sym->source == ELF_SYM_SYMTAB ? "symtab" : "dynsym";
+	switch (sym->source) {
+	case ELF_SYM_SYMTAB:
+		return "symtab";
+	case ELF_SYM_GNU_DEBUGDATA:
+		return "gnu_debugdata";
+	case ELF_SYM_DEBUGINFO:
+		return "debuginfo";
+	case ELF_SYM_DISASM:
+		return "disasm";
+	default:
+		return "dynsym";
+	}
+}
+
+static int check_elf64(struct elf_file *ef)
+{
+	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF || gelf_getclass(ef->elf) != ELFCLASS64) {
+		elf_file__close(ef);
+		return -ENOEXEC;
+	}
+	return 0;
 }
 
 int elf_file__open(struct elf_file *ef, const char *path)
 {
 	ef->elf = NULL;
+	ef->image = NULL;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
 	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (ef->fd < 0)
 		return -errno;
 	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
-	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF || gelf_getclass(ef->elf) != ELFCLASS64) {
+	return check_elf64(ef);
+}
+
+int elf_file__open_mem(struct elf_file *ef, void *image, size_t len)
+{
+	ef->fd = -1;
+	ef->elf = NULL;
+	ef->image = image;
+	if (elf_version(EV_CURRENT) == EV_NONE) {
 		elf_file__close(ef);
-		return -ENOEXEC;
+		return -EINVAL;
 	}
-	return 0;
+	ef->elf = elf_memory(image, len);
+	return check_elf64(ef);
 }
 
 void elf_file__close(struct elf_file *ef)
@@ -36,8 +66,10 @@ void elf_file__close(struct elf_file *ef)
 		elf_end(ef->elf);
 	if (ef->fd >= 0)
 		close(ef->fd);
+	free(ef->image);
 	ef->elf = NULL;
 	ef->fd = -1;
+	ef->image = NULL;
 }
 
 static Elf_Scn *find_section_by_type(struct elf_file *ef, Elf64_Word type, GElf_Shdr *shdr)
@@ -51,18 +83,22 @@ static Elf_Scn *find_section_by_type(struct elf_file *ef, Elf64_Word type, GElf_
 	return NULL;
 }
 
-static int find_in_symtab(struct elf_file *ef, Elf64_Word type, const char *name,
-			  struct elf_symbol *out)
+/* The data of the first section of this type and its header. */
+static Elf_Data *section_data(struct elf_file *ef, Elf64_Word type, GElf_Shdr *shdr)
+{
+	Elf_Scn *scn = find_section_by_type(ef, type, shdr);
+
+	return scn && shdr->sh_entsize ? elf_getdata(scn, NULL) : NULL;
+}
+
+/* A defined function or object called name in the symbol table of this type. */
+static int lookup(struct elf_file *ef, Elf64_Word type, const char *name, GElf_Sym *out)
 {
 	Elf_Data *data, *versyms = NULL;
 	GElf_Shdr shdr, vshdr;
-	Elf_Scn *scn;
 	size_t i, n;
 
-	scn = find_section_by_type(ef, type, &shdr);
-	if (!scn || !shdr.sh_entsize)
-		return -ENOENT;
-	data = elf_getdata(scn, NULL);
+	data = section_data(ef, type, &shdr);
 	if (!data)
 		return -ENOENT;
 	if (type == SHT_DYNSYM) {
@@ -88,12 +124,24 @@ static int find_in_symtab(struct elf_file *ef, Elf64_Word type, const char *name
 		/* pthread_cond_timedwait@GLIBC_2.2.5 is the old ABI: skip hidden versions. */
 		if (versyms && gelf_getversym(versyms, i, &vs) && (vs & 0x8000))
 			continue;
-		out->vaddr = sym.st_value;
-		out->size = sym.st_size;
-		out->source = type == SHT_SYMTAB ? ELF_SYM_SYMTAB : ELF_SYM_DYNSYM;
-		return elf_file__vaddr_to_offset(ef, out->vaddr, &out->file_offset);
+		*out = sym;
+		return 0;
 	}
 	return -ENOENT;
+}
+
+static int find_in_symtab(struct elf_file *ef, Elf64_Word type, const char *name,
+			  struct elf_symbol *out)
+{
+	GElf_Sym sym;
+	int err = lookup(ef, type, name, &sym);
+
+	if (err)
+		return err;
+	out->vaddr = sym.st_value;
+	out->size = sym.st_size;
+	out->source = type == SHT_SYMTAB ? ELF_SYM_SYMTAB : ELF_SYM_DYNSYM;
+	return elf_file__vaddr_to_offset(ef, out->vaddr, &out->file_offset);
 }
 
 int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_symbol *sym)
@@ -101,6 +149,91 @@ int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_symb
 	if (!find_in_symtab(ef, SHT_SYMTAB, name, sym))
 		return 0;
 	return find_in_symtab(ef, SHT_DYNSYM, name, sym);
+}
+
+int elf_file__find_symtab(struct elf_file *ef, const char *name, uint64_t *vaddr, uint64_t *size)
+{
+	GElf_Sym sym;
+	int err = lookup(ef, SHT_SYMTAB, name, &sym);
+
+	if (err)
+		return err;
+	*vaddr = sym.st_value;
+	*size = sym.st_size;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int elf_file__exported_functions(struct elf_file *ef, uint64_t **addrs, size_t *n)
+{
+	GElf_Shdr shdr;
+	Elf_Data *data = section_data(ef, SHT_DYNSYM, &shdr);
+	size_t i, count;
+
+	*addrs = NULL;
+	*n = 0;
+	if (!data)
+		return -ENOENT;
+	count = shdr.sh_size / shdr.sh_entsize;
+	*addrs = calloc(count ? count : 1, sizeof(**addrs));
+	if (!*addrs)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		GElf_Sym sym;
+
+		if (gelf_getsym(data, i, &sym) && sym.st_shndx != SHN_UNDEF && sym.st_value &&
+		    GELF_ST_TYPE(sym.st_info) == STT_FUNC)
+			(*addrs)[(*n)++] = sym.st_value;
+	}
+	qsort(*addrs, *n, sizeof(**addrs), cmp_u64);
+	return 0;
+}
+
+int elf_file__got_slot(struct elf_file *ef, const char *name, uint64_t *slot)
+{
+	Elf_Scn *scn = NULL;
+
+	/* .rela.plt (JUMP_SLOT) and .rela.dyn (GLOB_DAT, for -fno-plt calls) */
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		GElf_Shdr shdr, symshdr;
+		Elf_Data *data, *syms;
+		Elf_Scn *symscn;
+		size_t i, n;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_RELA || !shdr.sh_entsize)
+			continue;
+		symscn = elf_getscn(ef->elf, shdr.sh_link);
+		data = elf_getdata(scn, NULL);
+		if (!symscn || !gelf_getshdr(symscn, &symshdr) || symshdr.sh_type != SHT_DYNSYM ||
+		    !data || !(syms = elf_getdata(symscn, NULL)))
+			continue;
+		n = shdr.sh_size / shdr.sh_entsize;
+		for (i = 0; i < n; i++) {
+			unsigned type;
+			const char *sname;
+			GElf_Rela rela;
+			GElf_Sym sym;
+
+			if (!gelf_getrela(data, i, &rela))
+				continue;
+			type = GELF_R_TYPE(rela.r_info);
+			if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) ||
+			    !gelf_getsym(syms, GELF_R_SYM(rela.r_info), &sym))
+				continue;
+			sname = elf_strptr(ef->elf, symshdr.sh_link, sym.st_name);
+			if (sname && !strcmp(sname, name)) {
+				*slot = rela.r_offset;
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
 }
 
 int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *offset)

@@ -9,8 +9,11 @@
 #include <libelf.h>
 
 enum elf_sym_source {
-	ELF_SYM_SYMTAB, /* .symtab: also local (static) functions */
-	ELF_SYM_DYNSYM, /* .dynsym: exported */
+	ELF_SYM_SYMTAB,	       /* .symtab: also local (static) functions */
+	ELF_SYM_DYNSYM,	       /* .dynsym: exported */
+	ELF_SYM_GNU_DEBUGDATA, /* .symtab of the embedded MiniDebugInfo */
+	ELF_SYM_DEBUGINFO,     /* .symtab of a separate debug file (build-id) */
+	ELF_SYM_DISASM,	       /* recovered from an exported caller's code */
 };
 
 struct elf_symbol {
@@ -23,15 +26,30 @@ struct elf_symbol {
 struct elf_file {
 	int fd;
 	Elf *elf;
+	void *image; /* owned bytes of an in-memory ELF, else NULL */
 };
 
 /* How the symbol was found, as gilwatch_probe_attached{method} says it. */
 const char *elf_symbol__method(const struct elf_symbol *sym);
 
 int elf_file__open(struct elf_file *ef, const char *path);
+/* An ELF image in memory (a decompressed .gnu_debugdata); takes ownership
+ * of the malloc()ed image, also on failure.
+ */
+int elf_file__open_mem(struct elf_file *ef, void *image, size_t len);
 void elf_file__close(struct elf_file *ef);
 /* .symtab first, then .dynsym; non-default symbol versions are skipped. */
 int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_symbol *sym);
+/* .symtab only, address and size only: for a debug image whose addresses
+ * are those of another (stripped) file, which has the file offsets.
+ */
+int elf_file__find_symtab(struct elf_file *ef, const char *name, uint64_t *vaddr, uint64_t *size);
+/* The sorted start addresses of the functions .dynsym defines (malloc()ed). */
+int elf_file__exported_functions(struct elf_file *ef, uint64_t **addrs, size_t *n);
+/* The GOT slot a dynamic relocation fills with the address of name: what
+ * its PLT stub or a -fno-plt call jumps through. -ENOENT if none.
+ */
+int elf_file__got_slot(struct elf_file *ef, const char *name, uint64_t *slot);
 int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *offset);
 /* Copies initialized bytes at vaddr out of the file. */
 int elf_file__read(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len);

@@ -8,22 +8,35 @@
 
 #include "python_build.h"
 
+/* What a recovered function must call is what it does itself in every
+ * version: take_gil waits on the GIL's condvar with a timeout; drop_gil
+ * signals it and waits on the switch condvar (FORCE_SWITCHING);
+ * gc_collect_main prints its DEBUG_STATS lines and clears weak references.
+ */
+static const struct python_recovery gc_recovery = {{"PyGC_Collect"},
+						   {"PySys_WriteStderr", "_PyWeakref_ClearRef"}};
+static const struct python_recovery take_gil_recovery = {
+    {"PyEval_RestoreThread", "PyEval_AcquireThread"}, {"pthread_cond_timedwait"}};
+static const struct python_recovery drop_gil_recovery = {
+    {"PyEval_SaveThread", "PyEval_ReleaseThread"}, {"pthread_cond_signal", "pthread_cond_wait"}};
+
 /* The probe plan, identical for 3.10-3.13 (docs/probes.md): what each probe
  * hooks and how it falls back when a build lacks the symbol.
  */
 const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
-    [PY_PROBE_GC] = {"gc", "gc_collect_main", "gc__start", "gc__done", 0, 0},
-    [PY_PROBE_FRAMES] = {"current_frames", "_PyThread_CurrentFrames", NULL, NULL, 0, 0},
-    [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0, 0},
-    [PY_PROBE_GIL_WAIT] = {"gil_wait", "pthread_cond_timedwait", NULL, NULL, 0, 1},
-    [PY_PROBE_SEM_WAIT] = {"sem_wait", "sem_wait", NULL, NULL, 0, 1},
-    [PY_PROBE_SEM_CLOCKWAIT] = {"sem_clockwait", "sem_clockwait", NULL, NULL, 0, 1},
-    [PY_PROBE_SEM_TIMEDWAIT] = {"sem_timedwait", "sem_timedwait", NULL, NULL, 0, 1},
-    [PY_PROBE_TAKE_GIL] = {"take_gil", "take_gil", NULL, NULL, 1, 0},
-    [PY_PROBE_DROP_GIL] = {"drop_gil", "drop_gil", NULL, NULL, 1, 0},
-    [PY_PROBE_SEM_TRYWAIT] = {"sem_trywait", "sem_trywait", NULL, NULL, 1, 1},
-    [PY_PROBE_SEM_POST] = {"sem_post", "sem_post", NULL, NULL, 1, 1},
-    [PY_PROBE_LOCK_ALLOC] = {"lock_alloc", "sem_init", NULL, NULL, 1, 1},
+    [PY_PROBE_GC] = {"gc", "gc_collect_main", "gc__start", "gc__done", 0, 0, &gc_recovery},
+    [PY_PROBE_FRAMES] = {"current_frames", "_PyThread_CurrentFrames", NULL, NULL, 0, 0, NULL},
+    [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0, 0,
+			     NULL},
+    [PY_PROBE_GIL_WAIT] = {"gil_wait", "pthread_cond_timedwait", NULL, NULL, 0, 1, NULL},
+    [PY_PROBE_SEM_WAIT] = {"sem_wait", "sem_wait", NULL, NULL, 0, 1, NULL},
+    [PY_PROBE_SEM_CLOCKWAIT] = {"sem_clockwait", "sem_clockwait", NULL, NULL, 0, 1, NULL},
+    [PY_PROBE_SEM_TIMEDWAIT] = {"sem_timedwait", "sem_timedwait", NULL, NULL, 0, 1, NULL},
+    [PY_PROBE_TAKE_GIL] = {"take_gil", "take_gil", NULL, NULL, 1, 0, &take_gil_recovery},
+    [PY_PROBE_DROP_GIL] = {"drop_gil", "drop_gil", NULL, NULL, 1, 0, &drop_gil_recovery},
+    [PY_PROBE_SEM_TRYWAIT] = {"sem_trywait", "sem_trywait", NULL, NULL, 1, 1, NULL},
+    [PY_PROBE_SEM_POST] = {"sem_post", "sem_post", NULL, NULL, 1, 1, NULL},
+    [PY_PROBE_LOCK_ALLOC] = {"lock_alloc", "sem_init", NULL, NULL, 1, 1, NULL},
 };
 
 /* Measured with offsetof() against each version's internal headers. */

@@ -76,12 +76,21 @@ enum python_probe {
 	PY_PROBE_COUNT,
 };
 
+/* How a static function is recovered from a stripped build's code: the
+ * first static function the exported callers reach that itself calls all
+ * of calls[] (disasm__recover()). Both lists are NULL-terminated.
+ */
+struct python_recovery {
+	const char *callers[3], *calls[3];
+};
+
 struct python_probe_spec {
-	const char *name;		    /* shown to users */
-	const char *symbol;		    /* function to probe */
-	const char *usdt_start, *usdt_done; /* provider "python", fallback */
-	int deep;			    /* --deep only */
-	int libc;			    /* symbol is in libc, not the Python ELF */
+	const char *name;			/* shown to users */
+	const char *symbol;			/* function to probe */
+	const char *usdt_start, *usdt_done;	/* provider "python", fallback */
+	int deep;				/* --deep only */
+	int libc;				/* symbol is in libc, not the Python ELF */
+	const struct python_recovery *recovery; /* stripped builds; NULL: none */
 };
 
 struct python_build {

@@ -7,6 +7,7 @@
 #include "disasm.h"
 #include "log.h"
 #include "proc.h"
+#include "symbol_ladder.h"
 #include "target.h"
 
 struct find_ctx {
@@ -131,39 +132,84 @@ static int hot_part(struct elf_file *ef, uint64_t start, uint64_t end, uint64_t 
 	return -ENOENT;
 }
 
-/* gc_collect_main(): from .symtab; stripped, the function around its USDT
- * probe (CFI), and the hot part that one jumps back into.
- */
-static void resolve_gc_function(struct gw_target *t, struct elf_file *ef)
+/* Names the code at [start, end) of the Python ELF in stacks. */
+static void add_known(struct gw_target *t, const char *name, uint64_t start, uint64_t end)
 {
-	const struct elf_symbol *gc = &t->sym[PY_PROBE_GC];
+	size_t i;
+
+	for (i = 0; i < sizeof(t->known) / sizeof(t->known[0]); i++) {
+		if (!t->known[i].name) {
+			t->known[i].name = name;
+			t->known[i].start = t->python_bias + start;
+			t->known[i].end = t->python_bias + end;
+			return;
+		}
+	}
+}
+
+/* The Python ELF's probe functions down the symbol ladder, debug files
+ * looked up in the target's root, then the host's. USDT comes before a
+ * disassembly for GC: exact start and done, whatever the compiler split.
+ */
+static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
+{
+	char in_root[PATH_MAX];
+	const char *debug_dirs[] = {in_root, "/usr/lib/debug", NULL};
+	struct symbol_ladder l;
+	int i, err;
+
+	proc__root_path(t->pid, "/usr/lib/debug", in_root, sizeof(in_root));
+	symbol_ladder__init(&l, ef, debug_dirs);
+	for (i = 0; i < PY_PROBE_COUNT; i++) {
+		const struct python_probe_spec *p = &python_probes[i];
+		const struct python_recovery *r = p->recovery;
+
+		if (i == PY_PROBE_GC && t->gc_usdt)
+			r = NULL;
+		if (!p->libc)
+			t->sym_err[i] = symbol_ladder__find(&l, p->symbol, r ? r->callers : NULL,
+							    r ? r->calls : NULL, &t->sym[i]);
+	}
+	symbol_ladder__close(&l);
+	for (i = 0; i < PY_PROBE_COUNT; i++) {
+		if (python_probes[i].recovery && !t->sym_err[i])
+			add_known(t, python_probes[i].symbol, t->sym[i].vaddr,
+				  t->sym[i].vaddr + t->sym[i].size);
+	}
+	/* --deep times a hold from take_gil's return to drop_gil: one without
+	 * the other leaves holds open (Debian's python3.11 inlines drop_gil
+	 * into PyEval_SaveThread).
+	 */
+	err = t->sym_err[PY_PROBE_TAKE_GIL] ? t->sym_err[PY_PROBE_TAKE_GIL]
+					    : t->sym_err[PY_PROBE_DROP_GIL];
+	t->sym_err[PY_PROBE_TAKE_GIL] = t->sym_err[PY_PROBE_DROP_GIL] = err;
+}
+
+/* Stripped, gc_collect_main() without a symbol: the function around its
+ * USDT probe (CFI), and the hot part that one jumps back into.
+ */
+static void name_gc_from_usdt(struct gw_target *t, struct elf_file *ef)
+{
+	const char *name = python_probes[PY_PROBE_GC].symbol;
 	uint64_t pc, start, end, hot_start, hot_end;
 
-	if (!t->sym_err[PY_PROBE_GC] && gc->size) {
-		t->gc_func[0].start = t->python_bias + gc->vaddr;
-		t->gc_func[0].end = t->python_bias + gc->vaddr + gc->size;
-		return;
-	}
-	if (!t->gc_usdt ||
+	if (!t->sym_err[PY_PROBE_GC] || !t->gc_usdt ||
 	    elf_file__usdt_pc(ef, "python", python_probes[PY_PROBE_GC].usdt_start, &pc) ||
 	    elf_file__function_range(ef, pc, &start, &end))
 		return;
-	t->gc_func[0].start = t->python_bias + start;
-	t->gc_func[0].end = t->python_bias + end;
-	if (!hot_part(ef, start, end, &hot_start, &hot_end)) {
-		t->gc_func[1].start = t->python_bias + hot_start;
-		t->gc_func[1].end = t->python_bias + hot_end;
-	}
+	add_known(t, name, start, end);
+	if (!hot_part(ef, start, end, &hot_start, &hot_end))
+		add_known(t, name, hot_start, hot_end);
 }
 
 const char *target__known_function(const struct gw_target *t, uint64_t pc, uint64_t *offset)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(t->gc_func) / sizeof(t->gc_func[0]); i++) {
-		if (pc >= t->gc_func[i].start && pc < t->gc_func[i].end) {
-			*offset = pc - t->gc_func[i].start;
-			return "gc_collect_main";
+	for (i = 0; i < sizeof(t->known) / sizeof(t->known[0]) && t->known[i].name; i++) {
+		if (pc >= t->known[i].start && pc < t->known[i].end) {
+			*offset = pc - t->known[i].start;
+			return t->known[i].name;
 		}
 	}
 	return NULL;
@@ -174,7 +220,7 @@ int target__open(struct gw_target *t, pid_t pid)
 	struct find_ctx ctx = {.t = t};
 	struct elf_symbol runtime, sym;
 	struct elf_file ef;
-	int err, i;
+	int err;
 
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
@@ -196,13 +242,9 @@ int target__open(struct gw_target *t, pid_t pid)
 		err = python_build__resolve_layout(&ef, &t->build);
 	if (err)
 		goto out;
-	for (i = 0; i < PY_PROBE_COUNT; i++) {
-		if (!python_probes[i].libc)
-			t->sym_err[i] =
-			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
-	}
 	t->gc_usdt = elf_file__has_usdt(&ef, "python", python_probes[PY_PROBE_GC].usdt_start);
-	resolve_gc_function(t, &ef);
+	resolve_python_symbols(t, &ef);
+	name_gc_from_usdt(t, &ef);
 	if (!elf_file__find_symbol(&ef, "PyCode_Type", &sym))
 		t->code_type = t->python_bias + sym.vaddr;
 	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime)) {

@@ -30,12 +30,15 @@ struct gw_target {
 	 */
 	uint64_t head_lock_field;
 	uint64_t gc_stats; /* 3.13: the main interpreter's gc.generation_stats */
-	/* gc_collect_main()'s runtime ranges (a split-off cold part too), from
-	 * .symtab or, stripped, from the CFI around its USDT probe; 0 if unknown.
+	/* Runtime ranges of the static functions gilwatch probes (and of a
+	 * split-off cold part of gc_collect_main), for stacks of a stripped
+	 * build: from their symbols (any rung of the symbol ladder) or the CFI
+	 * around gc's USDT probe. name NULL: unused.
 	 */
 	struct {
+		const char *name;
 		uint64_t start, end;
-	} gc_func[2];
+	} known[4];
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
 };
 
@@ -48,8 +51,8 @@ int target__open(struct gw_target *t, pid_t pid);
 uint64_t target__head_lock(const struct gw_target *t);
 /* The GIL's handoff counter (switch_number). */
 int target__gil_switches(const struct gw_target *t, uint64_t *n);
-/* "gc_collect_main" (and the offset into it) if pc lies in it, else NULL:
- * names a frame that a stripped build leaves unnamed.
+/* "gc_collect_main", "take_gil", "drop_gil" (and the offset into it) if pc
+ * lies in it, else NULL: names a frame that a stripped build leaves unnamed.
  */
 const char *target__known_function(const struct gw_target *t, uint64_t pc, uint64_t *offset);
 

@@ -52,7 +52,8 @@ def check(cond, msg):
 class Watch:
     """One `gilwatch watch --json` run against one target script."""
 
-    def __init__(self, gilwatch, python, script, extra_args=(), timeout=30, script_args=()):
+    def __init__(self, gilwatch, python, script, extra_args=(), timeout=30, script_args=(),
+                 env=None):
         self.dir = tempfile.mkdtemp(prefix="gilwatch-test-")
         self.go = os.path.join(self.dir, "go")
         self.facts_path = os.path.join(self.dir, "facts.json")
@@ -61,6 +62,7 @@ class Watch:
             [python, os.path.join(TARGETS, script), self.go, self.facts_path, *script_args],
             stdout=subprocess.DEVNULL,
             start_new_session=True,  # close() kills its children too
+            env=env,  # the target's only (e.g. LD_LIBRARY_PATH)
         )
         self.watch = subprocess.Popen(
             [gilwatch, "watch", "--pid", str(self.target.pid), "--json",

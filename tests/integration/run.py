@@ -19,6 +19,7 @@ import agent_tests
 import deploy_tests
 import http_tests
 import node_tests
+import stripped_tests
 from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
                      summary_of, task_state)
@@ -685,6 +686,8 @@ def main():
          functools.partial(node_tests.test_agent_kill9_and_restart, GILWATCH)),
         ("test_agent_shell_becomes_python",
          functools.partial(node_tests.test_agent_shell_becomes_python, GILWATCH)),
+        ("test_stripped_same_verdict 3.11",
+         functools.partial(stripped_tests.test_stripped_same_verdict, GILWATCH)),
         ("test_deploy_yamllint", deploy_tests.test_yamllint),
         ("test_deploy_manifests", deploy_tests.test_manifests),
         ("test_deploy_dockerfile", deploy_tests.test_dockerfile),
@@ -700,6 +703,11 @@ def main():
         tests.append(("test_beam_status 2.63.0", functools.partial(test_beam_status, "2.63.0")))
         tests.append(("test_beam_status 2.64.0", functools.partial(test_beam_status, "2.64.0")))
         tests.append(("test_zarr_zipstore spawn", functools.partial(test_zarr_zipstore, "spawn")))
+    for version in ("3.10.13", "3.11.7", "3.12.1", "3.13.0"):
+        if not args.sanitized or version == "3.12.1":
+            tests.append(("test_stripped_same_events " + version,
+                          functools.partial(stripped_tests.test_stripped_same_events, GILWATCH,
+                                            version)))
     for label, python in UNSUPPORTED:
         tests.append(("test_unsupported " + label, functools.partial(test_unsupported, label,
                                                                        python)))

@@ -363,6 +363,74 @@ static void test_build_id_from_stapsdt(void **state)
 	assert_int_equal(err, -ENOENT);
 }
 
+/* The GOT slot of an import, as readelf lists its JUMP_SLOT relocation. */
+static void test_got_slot_and_exports(void **state)
+{
+	char cmd[256], line[512];
+	uint64_t slot, want = 0, *addrs;
+	struct elf_symbol take;
+	struct elf_file ef;
+	size_t n, i;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf -rW %s | grep ' pthread_cond_timedwait@'", LIB311);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	pclose(p);
+	assert_int_equal(sscanf(line, "%" SCNx64, &want), 1);
+
+	open_ok(&ef, LIB311);
+	assert_int_equal(elf_file__got_slot(&ef, "pthread_cond_timedwait", &slot), 0);
+	assert_int_equal(slot, want);
+	assert_int_equal(elf_file__got_slot(&ef, "no_such_import_xyz", &slot), -ENOENT);
+	/* Exported functions: sorted, with PyEval_SaveThread, without take_gil. */
+	assert_int_equal(elf_file__exported_functions(&ef, &addrs, &n), 0);
+	assert_true(n > 1000);
+	for (i = 1; i < n; i++)
+		assert_true(addrs[i - 1] <= addrs[i]);
+	assert_int_equal(elf_file__find_symbol(&ef, "take_gil", &take), 0);
+	want = nm_addr(LIB311, true, "PyEval_SaveThread");
+	for (i = 0; i < n && addrs[i] != want; i++)
+		assert_int_not_equal(addrs[i], take.vaddr);
+	assert_true(i < n);
+	free(addrs);
+	elf_file__close(&ef);
+}
+
+/* An image in memory reads like the file; a bad one is refused and freed. */
+static void test_open_mem(void **state)
+{
+	struct elf_symbol from_file, from_mem;
+	struct elf_file ef;
+	uint64_t vaddr, size;
+	char *image;
+	size_t len;
+
+	open_ok(&ef, LIB312);
+	assert_int_equal(elf_file__find_symbol(&ef, "take_gil", &from_file), 0);
+	image = elf_rawfile(ef.elf, &len);
+	assert_non_null(image);
+	image = memcpy(malloc(len), image, len);
+	elf_file__close(&ef);
+
+	assert_int_equal(elf_file__open_mem(&ef, image, len), 0);
+	assert_int_equal(ef.fd, -1);
+	assert_int_equal(elf_file__find_symbol(&ef, "take_gil", &from_mem), 0);
+	assert_memory_equal(&from_file, &from_mem, sizeof(from_file));
+	assert_int_equal(elf_file__find_symtab(&ef, "take_gil", &vaddr, &size), 0);
+	assert_int_equal(vaddr, from_file.vaddr);
+	assert_int_equal(size, from_file.size);
+	assert_int_equal(elf_file__find_symtab(&ef, "no_such_function_xyz", &vaddr, &size),
+			 -ENOENT);
+	elf_file__close(&ef);
+	assert_null(ef.image);
+
+	assert_int_equal(elf_file__open_mem(&ef, strdup("not an ELF image"), 17), -ENOEXEC);
+	assert_null(ef.elf);
+	assert_null(ef.image);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +445,8 @@ int main(void)
 	    cmocka_unit_test(test_elf32_rejected),
 	    cmocka_unit_test(test_load_bias_data_mapping),
 	    cmocka_unit_test(test_build_id_from_stapsdt),
+	    cmocka_unit_test(test_got_slot_and_exports),
+	    cmocka_unit_test(test_open_mem),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
