@@ -150,6 +150,17 @@ class Workload:
         self.proc.wait()
 
 
+def cleanup(agent, loads, tmp):
+    """The end of every agent test, passed or not: nothing left running."""
+    if agent:
+        agent.proc.kill()
+        agent.proc.wait()
+    for w in loads:
+        if w:
+            w.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def gc_value(text, pid, generation):
     return next((v for k, v in series(text, "gilwatch_gc_collections_total").items()
                  if 'pid="%d"' % pid in k and 'generation="%d"' % generation in k), None)
@@ -275,15 +286,10 @@ def test_agent(gilwatch):
         left = probes_left_behind()
         check(not left, "probes left behind: %s" % left)
     finally:
-        if agent:
-            agent.proc.kill()
-            agent.proc.wait()
         if prom:
             prom.terminate()
             prom.wait()
-        for w in loads:
-            w.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(agent, loads, tmp)
 
 
 def test_agent_bad_listen(gilwatch):

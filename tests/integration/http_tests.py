@@ -2,13 +2,11 @@
 4xx or a closed connection, never a crash; many connections and slow
 clients cost neither threads nor unbounded memory, and never block the
 scrapes of others."""
-import os
-import shutil
 import socket
 import tempfile
 import time
 
-from agent_tests import Agent, http_get
+from agent_tests import Agent, cleanup, http_get
 from harness import check
 
 MALFORMED = [
@@ -97,7 +95,4 @@ def test_http_hostile(gilwatch):
     finally:
         for s in socks:
             s.close()
-        if agent:
-            agent.proc.kill()
-            agent.proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(agent, [], tmp)

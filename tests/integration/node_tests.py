@@ -10,7 +10,7 @@ import tempfile
 import time
 import uuid
 
-from agent_tests import Agent, Workload, gc_value, run_and_compare_gc, series, wait_for
+from agent_tests import Agent, Workload, cleanup, gc_value, run_and_compare_gc, series, wait_for
 from harness import TARGETS, check, probes_left_behind, pyenv_root
 
 PY312 = os.path.join(pyenv_root(), "versions", "3.12.1")
@@ -86,12 +86,7 @@ def test_agent_container(gilwatch):
               "host labels: %s" % host_labels)
         check(series(text, "gilwatch_binaries_probed")[""] >= 2, "binaries_probed")
     finally:
-        if agent:
-            agent.proc.kill()
-            agent.proc.wait()
-        for w in loads:
-            w.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(agent, loads, tmp)
         for d in (os.path.join(CGROUP_PODS, "pod" + pod, cid),
                   os.path.join(CGROUP_PODS, "pod" + pod)):
             try:
@@ -117,12 +112,7 @@ def test_agent_match_exclude(gilwatch):
         out, err = agent.stop()
         agent = None
     finally:
-        if agent:
-            agent.proc.kill()
-            agent.proc.wait()
-        for w in loads:
-            w.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(agent, loads, tmp)
 
 
 def test_agent_shell_becomes_python(gilwatch):
@@ -140,12 +130,7 @@ def test_agent_shell_becomes_python(gilwatch):
         found_s = (attach["time_ns"] - execed_ns) / 1e9
         check(found_s < 2.0, "watched %.2f s after its exec" % found_s)
     finally:
-        if agent:
-            agent.proc.kill()
-            agent.proc.wait()
-        if w:
-            w.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(agent, [w], tmp)
 
 
 def test_agent_kill9_and_restart(gilwatch):
@@ -182,12 +167,7 @@ def test_agent_kill9_and_restart(gilwatch):
         # One collection per ~10 ms for 6 s: a stopped or slowed target shows.
         check(result["collections"] > 300, "only %d collections" % result["collections"])
     finally:
-        if agent:
-            agent.proc.kill()
-            agent.proc.wait()
-        if w:
-            w.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(agent, [w], tmp)
 
 
 def test_agent_bad_regex(gilwatch):
