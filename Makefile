@@ -120,6 +120,16 @@ fuzz: $(FUZZ_BINS)
 integration: $(OUTPUT)/gilwatch
 	$(PY) tests/integration/run.py --gilwatch $(OUTPUT)/gilwatch
 
+# Overhead benchmark (bench/README.md): the table on stdout, every figure in
+# bench/results.json (~7 min). bench-smoke: < 60 s, keeps it working (CI);
+# its figures (build/bench-smoke.json) are not judged.
+.PHONY: bench bench-smoke
+bench: $(OUTPUT)/gilwatch
+	$(PY) bench/bench.py --gilwatch $(OUTPUT)/gilwatch
+
+bench-smoke: $(OUTPUT)/gilwatch
+	$(PY) bench/bench.py --smoke --gilwatch $(OUTPUT)/gilwatch
+
 test: deps
 	$(MAKE) all unit fuzz
 	$(MAKE) integration
