@@ -111,16 +111,22 @@ static __always_inline void *lookup_or_init(void *map, __u32 *key, void *zero)
 }
 
 /* NULL for a process not watched: probes on a binary shared by all its
- * processes (the agent's) fire in processes not watched yet, too.
+ * processes (the agent's) fire in processes not watched yet, too. The
+ * watched check is paid only when a thread's entry is created.
  */
 static __always_inline struct gw_thread_state *thread_state_get(__u64 pid_tgid)
 {
 	struct gw_thread_state zero = {.pid = pid_tgid >> 32};
 	__u32 tid = (__u32)pid_tgid;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
 
+	if (ts && ts->pid == zero.pid)
+		return ts;
 	if (!bpf_map_lookup_elem(&proc_cfg, &zero.pid))
 		return NULL;
-	return lookup_or_init(&thread_state, &tid, &zero);
+	/* A new thread, or a reused tid of another process: start afresh. */
+	bpf_map_update_elem(&thread_state, &tid, &zero, BPF_ANY);
+	return bpf_map_lookup_elem(&thread_state, &tid);
 }
 
 static __always_inline struct gw_thread_stats *thread_stats_get(__u32 pid, __u32 tid)
