@@ -17,11 +17,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "proc.h"
+#include "link_reaper.h"
 #include "session.h"
 #include "shared_probes.h"
 #include "target_open.h"
 
-#define POLL_MS 10
+/* The loop sleeps at most this long when nothing is due (signals wake it). */
+#define POLL_MS_MAX 250
 /* New processes come from the exec tracepoint (and forks of watched ones);
  * a /proc scan this often is the backstop (ring drops, embedded Pythons).
  */
@@ -66,6 +68,7 @@ struct agent {
 	struct pending pending[MAX_PENDING];
 	size_t npending;
 	struct shared_probes shared;
+	struct link_reaper reaper;
 	struct event_log events;
 	struct http_server http;
 	struct metrics_text text;
@@ -186,10 +189,33 @@ static int consider(pid_t pid, void *ctx)
 /* bpf_loader's on_new_process: an exec anywhere, or a watched process's
  * fork; looked at when it has had time to start.
  */
+/* A watched process that ran exec() is another program now: what its
+ * session knows (addresses, probes) is of the old image.
+ */
+static void let_go_after_exec(struct agent *a, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < a->nsessions; i++) {
+		struct session *s = a->sessions[i];
+
+		if (s->target.pid != pid)
+			continue;
+		gw_info("pid %d (%s) ran exec(); its series are dropped and it is looked at again",
+			pid, s->target.comm);
+		/* Its own probes would fire in the new image: gone at once. */
+		session__close(s, true);
+		a->sessions[i] = a->sessions[--a->nsessions];
+		return;
+	}
+}
+
 static void on_new_process(void *ctx, pid_t pid)
 {
 	struct agent *a = ctx;
 	size_t i;
+
+	let_go_after_exec(a, pid);
 
 	/* An exec keeps the pid and the start time: a shell rejected before
 	 * may be a Python now.
@@ -247,7 +273,7 @@ static void drop_exited(struct agent *a)
 		}
 		gw_info("pid %d (%s) exited; its series are dropped", s->target.pid,
 			s->target.comm);
-		session__close(s);
+		session__close(s, false);
 		a->sessions[i] = a->sessions[--a->nsessions];
 	}
 }
@@ -302,18 +328,47 @@ static void print_summary(struct agent *a, double elapsed_s)
 	fflush(stdout);
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* How long the loop may sleep for events: until the first periodic work
+ * due, at most POLL_MS_MAX. With idle processes only (sampled on a common
+ * grid) that is a few wakeups a second instead of one per POLL_MS.
+ */
+static int poll_timeout_ms(const struct agent *a, uint64_t now, uint64_t next)
+{
+	size_t i;
+
+	for (i = 0; i < a->npending; i++)
+		next = earliest(next, a->pending[i].due_ns);
+	for (i = 0; i < a->nsessions; i++)
+		next = earliest(next, session__next_tick_ns(a->sessions[i]));
+	if (next <= now)
+		return 0;
+	return next - now >= POLL_MS_MAX * 1000000ull ? POLL_MS_MAX
+						      : (int)((next - now + 999999) / 1000000);
+}
+
 static void run_loop(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
 	uint64_t start = monotonic_ns(), now, next_discover = start, next_render = start;
 	uint64_t interval = (uint64_t)(o->interval_s * 1e9), next_summary = start + interval;
+	uint64_t end = o->detection.duration_s > 0 ? start + o->detection.duration_s * 1e9 : UINT64_MAX;
+	uint64_t next;
 	size_t i;
 
 	while (!stop_requested) {
-		if (bpf_loader__poll(&a->bpf, POLL_MS))
+		now = monotonic_ns();
+		next = earliest(earliest(next_discover, next_render), end);
+		if (!o->quiet)
+			next = earliest(next, next_summary);
+		if (bpf_loader__poll(&a->bpf, poll_timeout_ms(a, now, next)))
 			break;
 		now = monotonic_ns();
-		if (o->detection.duration_s > 0 && now - start >= o->detection.duration_s * 1e9)
+		if (now >= end)
 			break;
 		look_at_pending(a, now);
 		if (now >= next_discover) {
@@ -383,6 +438,8 @@ int agent__run(const struct agent_opts *opts)
 		goto out_http;
 	}
 	a->shared.deep = opts->detection.deep;
+	if (!link_reaper__start(&a->reaper))
+		a->shared.reaper = &a->reaper;
 	a->so = (struct session_opts){.deep = opts->detection.deep,
 				      .shared = &a->shared,
 				      .json = true,
@@ -394,7 +451,10 @@ int agent__run(const struct agent_opts *opts)
 	gw_info("agent: metrics on http://%s/metrics, reports on /events", opts->listen);
 	run_loop(a);
 	for (i = 0; i < a->nsessions; i++)
-		session__close(a->sessions[i]);
+		session__close(a->sessions[i], false);
+	if (link_reaper__pending(&a->reaper))
+		gw_info("agent: detaching %zu probes (~0.1 s each)", link_reaper__pending(&a->reaper));
+	link_reaper__stop(&a->reaper);
 	bpf_loader__close(&a->bpf);
 out_http:
 	http_server__stop(&a->http);

@@ -10,6 +10,7 @@
 #include "gilwatch.h"
 #include "gilwatch.skel.h"
 #include "proc.h"
+#include "link_reaper.h"
 #include "shared_probes.h"
 
 static int add_link(struct probe_links *l, struct bpf_link *link)
@@ -216,7 +217,7 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	if (!err)
 		return 0;
 fail:
-	attach__detach(skel, t, a);
+	attach__detach(skel, t, a, true);
 	return proc__exited(t->pid) ? -ESRCH : err;
 }
 
@@ -257,15 +258,17 @@ int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
 				    sizeof(probed), BPF_EXIST);
 }
 
-void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a)
+void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a,
+		    bool now)
 {
 	__u32 pid = t->pid;
 
-	attach__release(&a->links);
-	shared_probes__put(a->shared, a->image);
-	a->image = NULL;
+	/* The entries go first: the probes still attached do nothing then. */
 	bpf_map__delete_elem(skel->maps.proc_cfg, &pid, sizeof(pid), 0);
 	bpf_map__delete_elem(skel->maps.proc_stats, &pid, sizeof(pid), 0);
+	link_reaper__take(a->shared && !now ? a->shared->reaper : NULL, &a->links);
+	shared_probes__put(a->shared, a->image);
+	a->image = NULL;
 }
 
 void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_t len)

@@ -61,7 +61,11 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
  */
 int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
 			struct gw_attachment *a, uint64_t addr);
-void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a);
+/* now: the process's own probes are gone on return (it ran exec(): they
+ * would fire in the new image); otherwise the shared reaper may take them.
+ */
+void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a,
+		    bool now);
 /* "gc via symtab, current_frames via dynsym, ..., take_gil unavailable: ..." */
 void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_t len);
 

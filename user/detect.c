@@ -62,45 +62,81 @@ static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint6
 	return owner.tid;
 }
 
-/* Every thread of the process that waits for the GIL or a lock now. */
-static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, struct waiter *w)
+struct collect {
+	struct detector *d;
+	struct gilwatch_bpf *skel;
+	pid_t gil_holder;
+	bool holder_read, head_lock_read;
+};
+
+/* Whether thread tid waits for the GIL or a lock: then *w says which. */
+static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 {
-	int fd = bpf_map__fd(skel->maps.thread_state);
-	const struct gw_target *t = d->target;
-	uint32_t key, next, *prev = NULL;
-	pid_t gil_holder = 0;
-	size_t n = 0;
+	const struct gw_target *t = c->d->target;
+	struct gw_thread_state ts;
 
-	target__gil_holder(t, &gil_holder);
-	d->head_lock = target__head_lock(t);
-	while (n < GW_MAX_WAITERS && !bpf_map_get_next_key(fd, prev, &next)) {
-		struct gw_thread_state ts;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &ts) || ts.pid != (uint32_t)t->pid)
-			continue;
-		if (ts.gil_wait_start) {
-			w[n] = (struct waiter){.tid = key,
-					       .holder = (uint32_t)gil_holder,
-					       .kind = LOCK_GIL,
-					       .since_ns = ts.gil_wait_start};
-		} else if (ts.lock_wait_addr) {
-			w[n] = (struct waiter){
-			    .tid = key,
-			    .holder = lock_holder(d, skel, ts.lock_wait_addr, key),
-			    .kind = ts.lock_wait_addr == d->head_lock ? LOCK_HEAD : LOCK_SEM,
-			    .addr = ts.lock_wait_addr,
-			    .since_ns = ts.lock_wait_start};
-		} else {
-			continue;
-		}
-		/* The GIL's last holder is not waiting for itself. */
-		if (w[n].kind == LOCK_GIL && w[n].holder == key)
-			w[n].holder = 0;
-		n++;
+	if (bpf_map__lookup_elem(c->skel->maps.thread_state, &tid, sizeof(tid), &ts, sizeof(ts),
+				 0) ||
+	    ts.pid != (uint32_t)t->pid)
+		return false;
+	if (ts.gil_wait_start) {
+		/* Read once, and only for a process with a GIL waiter. */
+		if (!c->holder_read)
+			target__gil_holder(t, &c->gil_holder);
+		c->holder_read = true;
+		*w = (struct waiter){.tid = tid,
+				     .holder = (uint32_t)c->gil_holder,
+				     .kind = LOCK_GIL,
+				     .since_ns = ts.gil_wait_start};
+	} else if (ts.lock_wait_addr) {
+		if (!c->head_lock_read)
+			c->d->head_lock = target__head_lock(t);
+		c->head_lock_read = true;
+		*w = (struct waiter){.tid = tid,
+				     .holder = lock_holder(c->d, c->skel, ts.lock_wait_addr, tid),
+				     .kind = ts.lock_wait_addr == c->d->head_lock ? LOCK_HEAD
+										  : LOCK_SEM,
+				     .addr = ts.lock_wait_addr,
+				     .since_ns = ts.lock_wait_start};
+	} else {
+		return false;
 	}
+	/* The GIL's last holder is not waiting for itself. */
+	if (w->kind == LOCK_GIL && w->holder == tid)
+		w->holder = 0;
+	return true;
+}
+
+/* The threads among tids that wait for the GIL or a lock. Looked up one by
+ * one: walking the 65536-bucket map instead costs the same for one thread
+ * as for all, and was most of an idle agent's CPU with 50 processes.
+ */
+static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, const uint32_t *tids,
+			      size_t ntids, struct waiter *w)
+{
+	struct collect c = {.d = d, .skel = skel};
+	size_t n = 0, i;
+
+	for (i = 0; i < ntids && n < GW_MAX_WAITERS; i++)
+		n += waiter_of(&c, tids[i], &w[n]);
 	return n;
+}
+
+/* No cycle can pass the threshold before its newest wait does: the next
+ * scan can wait for the oldest wait seen to reach it, or for a wait that
+ * starts now to.
+ */
+static uint64_t next_scan_ns(const struct detector *d, const struct waiter *w, size_t n,
+			     uint64_t now_ns)
+{
+	uint64_t next = now_ns + d->threshold_ns;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (w[i].since_ns + d->threshold_ns < next)
+			next = w[i].since_ns + d->threshold_ns;
+	}
+	return next;
 }
 
 static bool already_reported(struct detector *d, uint64_t key)
@@ -118,16 +154,18 @@ static bool already_reported(struct detector *d, uint64_t key)
 	return false;
 }
 
-int detector__scan(struct detector *d, struct gilwatch_bpf *skel, struct wait_cycle *out)
+int detector__scan(struct detector *d, struct gilwatch_bpf *skel, const uint32_t *tids,
+		   size_t ntids, struct wait_cycle *out)
 {
 	struct waiter w[GW_MAX_WAITERS];
 	struct wait_cycle cycles[4];
 	uint64_t now_ns;
 	size_t n, found, i;
 
-	n = collect_waiters(d, skel, w);
+	n = collect_waiters(d, skel, tids, ntids, w);
 	/* After the reads: every wait start seen is older than now. */
 	now_ns = d->scanned_ns = monotonic_ns();
+	d->next_scan_ns = next_scan_ns(d, w, n, now_ns);
 	for (i = 0; i < n && gw_verbose > 1; i++)
 		gw_debug("waiter %u kind %d lock 0x%llx holder %u for %llu ms", w[i].tid, w[i].kind,
 			 (unsigned long long)w[i].addr, w[i].holder,

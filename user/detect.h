@@ -24,16 +24,19 @@ struct detector {
 	uint64_t reported[GW_MAX_REPORTED];
 	size_t nreported;
 	uint64_t deadlocks;
-	uint64_t scanned_ns; /* CLOCK_MONOTONIC after the last scan's reads */
-	uint64_t head_lock;  /* HEAD_LOCK's semaphore at the last scan */
+	uint64_t scanned_ns;   /* CLOCK_MONOTONIC after the last scan's reads */
+	uint64_t next_scan_ns; /* no cycle can be found before this */
+	uint64_t head_lock;  /* HEAD_LOCK's semaphore when a lock waiter was last seen */
 };
 
 void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns,
 		    bool deep);
-/* Scans the process now. Returns 1 and fills *out for a cycle whose every
- * wait is older than the threshold and that was not reported before, else 0.
+/* Scans the wait states of the process's threads tids now. Returns 1 and
+ * fills *out for a cycle whose every wait is older than the threshold and
+ * that was not reported before, else 0.
  */
-int detector__scan(struct detector *d, struct gilwatch_bpf *skel, struct wait_cycle *out);
+int detector__scan(struct detector *d, struct gilwatch_bpf *skel, const uint32_t *tids,
+		   size_t ntids, struct wait_cycle *out);
 /* "GIL", "HEAD_LOCK" or "lock 0x7f...". */
 const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, size_t len);
 

@@ -13,8 +13,6 @@
  */
 #define FIRST_SLOT 9
 #define LAST_SLOT 35
-/* The default mode samples the GIL holder 100 times a second. */
-#define GIL_SAMPLE_S 0.01
 
 static void put(struct metrics_text *t, const char *fmt, ...)
 {
@@ -144,7 +142,7 @@ static double gil_held_total_s(const struct session *s)
 	size_t i;
 
 	if (!s->opts.deep)
-		return snap->gil_held_samples * GIL_SAMPLE_S;
+		return snap->gil_held_ns / 1e9;
 	for (i = 0; i < snap->nrows; i++)
 		ns += snap->rows[i].stats.gil_hold_ns;
 	return ns / 1e9;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* Native stacks of another process's threads with libdw: one Dwfl per
- * process whose modules (ELF, CFI, symbols) are loaded once, before any
- * thread is stopped; thread state comes from our own callbacks, which read
- * the request in flight (a live thread stopped with ptrace, or registers and
- * a stack copy taken elsewhere).
+ * process whose modules are reported from the last non-empty copy of its
+ * maps, and loaded (ELF, CFI, symbols) only when a stack is asked for,
+ * before any thread is stopped: most watched processes never need one, and
+ * a loaded module set costs megabytes. Thread state comes from our own
+ * callbacks, which read the request in flight (a live thread stopped with
+ * ptrace, or registers and a stack copy taken elsewhere).
  */
 #define _GNU_SOURCE
 #include <elfutils/libdwfl.h>
@@ -38,6 +40,12 @@ enum { DW_RBX = 3, DW_RBP = 6, DW_RSP = 7, DW_R12 = 12, DW_R13, DW_R14, DW_R15, 
 struct native_unwinder {
 	pid_t pid;
 	Dwfl *dwfl;
+	/* Files are opened through it: still there once the process is gone. */
+	struct proc_root root;
+	char *maps;		/* the modules reported come from this copy */
+	uint64_t maps_signature; /* of its executable mappings */
+	bool loaded;		/* every reported module prepared */
+	uint64_t last_use_ns;
 	/* The Dwfl's architecture comes from this header, not from a module
 	 * that a refresh could unload under it.
 	 */
@@ -90,7 +98,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 	if (!u || name[0] != '/' ||
 	    (len >= sizeof(deleted) - 1 && !strcmp(name + len - (sizeof(deleted) - 1), deleted)))
 		return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
-	proc__root_path(u->pid, name, path, sizeof(path));
+	proc_root__path(&u->root, name, path, sizeof(path));
 	/* Only regular files: opening or reading a mapped device may block. */
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
 		return -1;
@@ -422,6 +430,33 @@ static void reap_pending(struct native_unwinder *u)
 	}
 }
 
+/* Everything an unwind may need is loaded here, so that nothing slow
+ * happens while a thread is stopped.
+ */
+static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+			  void *arg)
+{
+	Dwarf_Addr bias;
+
+	*userdata = arg; /* find_elf's way to the pid */
+	/* Data files (locales, caches) are mapped too: not ELF, nothing to load. */
+	if (!dwfl_module_getelf(mod, &bias))
+		return DWARF_CB_OK;
+	dwfl_module_eh_cfi(mod, &bias);
+	dwfl_module_dwarf_cfi(mod, &bias);
+	dwfl_module_getsymtab(mod);
+	return DWARF_CB_OK;
+}
+
+static void load_modules(struct native_unwinder *u)
+{
+	u->last_use_ns = monotonic_ns();
+	if (u->loaded)
+		return;
+	dwfl_getmodules(u->dwfl, prepare_module, u, 0);
+	u->loaded = true;
+}
+
 int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_stack *out)
 {
 	struct user_regs_struct r;
@@ -434,6 +469,7 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
 	reap_pending(u);
 	if (!has_thread(u->pid, tid))
 		return -ESRCH;
+	load_modules(u);
 	/* Still seized from a call that timed out: its stop may come now. */
 	if (!pending_remove(u, tid)) {
 		if (ptrace(PTRACE_SEIZE, tid, NULL, NULL))
@@ -492,6 +528,7 @@ int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct
 	u->regs[DW_R15] = regs->r15;
 	u->regs_known = 1u << DW_RIP | 1u << DW_RSP | 1u << DW_RBP | 1u << DW_RBX | 1u << DW_R12 |
 			1u << DW_R13 | 1u << DW_R14 | 1u << DW_R15;
+	load_modules(u);
 	u->stack = stack;
 	u->stack_len = len;
 	u->stack_addr = stack_addr;
@@ -501,42 +538,77 @@ int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct
 	return ret;
 }
 
-/* Everything an unwind may need is loaded here, so that nothing slow
- * happens while a thread is stopped.
+/* Reports the modules of u->maps; those already reported at the same place
+ * keep what was loaded, the others are dropped.
  */
-static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
-			  void *arg)
+static int report_maps(struct native_unwinder *u)
 {
-	Dwarf_Addr bias;
+	FILE *f = fmemopen(u->maps, strlen(u->maps), "r");
+	int ret, end;
 
-	*userdata = arg; /* find_elf's way to the pid */
-	/* Data files (locales, caches) are mapped too: not ELF, nothing to load. */
-	if (!dwfl_module_getelf(mod, &bias))
-		return DWARF_CB_OK;
-	dwfl_module_eh_cfi(mod, &bias);
-	dwfl_module_dwarf_cfi(mod, &bias);
-	dwfl_module_getsymtab(mod);
-	return DWARF_CB_OK;
+	if (!f)
+		return -errno;
+	dwfl_report_begin(u->dwfl);
+	ret = dwfl_linux_proc_maps_report(u->dwfl, f);
+	end = dwfl_report_end(u->dwfl, NULL, NULL);
+	fclose(f);
+	if (ret || end) {
+		gw_debug("native stacks: reporting modules of %d: %s", u->pid, dwfl_errmsg(-1));
+		return -ENOMEM;
+	}
+	u->loaded = false;
+	return 0;
+}
+
+static int sign_mapping(const struct proc_mapping *m, void *ctx)
+{
+	uint64_t *sig = ctx;
+
+	if (m->perms[2] == 'x')
+		*sig = (*sig ^ m->start) * 1099511628211ull; /* FNV-1a style */
+	return 0;
 }
 
 int native_unwinder__refresh(struct native_unwinder *u)
 {
-	int ret, end;
+	uint64_t sig = 14695981039346656037ull;
+	char *maps;
+	int ret;
 
 	if (!u)
 		return -EINVAL;
 	reap_pending(u);
-	dwfl_report_begin(u->dwfl);
-	ret = dwfl_linux_proc_report(u->dwfl, u->pid);
-	end = dwfl_report_end(u->dwfl, NULL, NULL);
-	if (ret > 0)
-		return ret == ENOENT ? -ESRCH : -ret;
-	if (ret < 0 || end) {
-		gw_debug("native stacks: reporting modules of %d: %s", u->pid, dwfl_errmsg(-1));
-		return -ENOMEM;
+	ret = proc__maps(u->pid, &maps);
+	if (ret)
+		return ret == -ENOENT ? -ESRCH : ret;
+	proc__for_each_mapping_in(maps, sign_mapping, &sig);
+	/* An exiting process's maps are empty for a moment, then unreadable:
+	 * what it had stays, to decode its last stacks.
+	 */
+	if (sig == 14695981039346656037ull) {
+		free(maps);
+		return -ESRCH;
 	}
-	dwfl_getmodules(u->dwfl, prepare_module, u, 0);
-	return 0;
+	if (u->maps && sig == u->maps_signature) {
+		free(maps);
+		return 0;
+	}
+	free(u->maps);
+	u->maps = maps;
+	u->maps_signature = sig;
+	return report_maps(u);
+}
+
+void native_unwinder__trim(struct native_unwinder *u, uint64_t idle_ns)
+{
+	if (!u || !u->loaded || monotonic_ns() - u->last_use_ns < idle_ns)
+		return;
+	/* Dropping every module frees what was loaded; reported anew, they
+	 * load again on the next use.
+	 */
+	dwfl_report_begin(u->dwfl);
+	dwfl_report_end(u->dwfl, NULL, NULL);
+	report_maps(u);
 }
 
 int native_unwinder__new(pid_t pid, struct native_unwinder **out)
@@ -551,6 +623,11 @@ int native_unwinder__new(pid_t pid, struct native_unwinder **out)
 	if (!u)
 		return -ENOMEM;
 	u->pid = pid;
+	ret = proc_root__open(&u->root, pid);
+	if (ret) {
+		free(u);
+		return ret == -ENOENT ? -ESRCH : ret;
+	}
 	elf_version(EV_CURRENT);
 	memcpy(u->arch_ehdr.e_ident, ELFMAG, SELFMAG);
 	u->arch_ehdr.e_ident[EI_CLASS] = ELFCLASS64;
@@ -591,6 +668,8 @@ void native_unwinder__free(struct native_unwinder *u)
 		dwfl_end(u->dwfl);
 	if (u->arch_elf)
 		elf_end(u->arch_elf);
+	proc_root__close(&u->root);
+	free(u->maps);
 	free(u->pending);
 	free(u);
 }

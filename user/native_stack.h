@@ -27,20 +27,26 @@ struct native_stack {
 	struct native_frame f[NATIVE_STACK_DEPTH];
 };
 
-/* One per watched process: a Dwfl with its modules, loaded once and kept.
+/* One per watched process: a Dwfl with its modules, loaded on first use.
  * Not thread-safe, and ptrace ties a stopped thread to the thread that
  * stopped it: use an unwinder from one thread only.
  */
 struct native_unwinder;
 
-/* Reports and loads (ELF, CFI, symbols) every module mapped in pid now:
- * the slow part, done before any thread is stopped. -ESRCH if pid is gone.
+/* Reports every module mapped in pid now; they are loaded (ELF, CFI,
+ * symbols: the slow part, megabytes) by the first unwind, before any thread
+ * is stopped. The target's root stays open, so that a crash's stacks can be
+ * unwound after the process is gone. -ESRCH if pid is gone.
  */
 int native_unwinder__new(pid_t pid, struct native_unwinder **out);
-/* Re-reads the process's mappings (new libraries dlopen'ed since); modules
- * still mapped at the same place keep what was loaded.
+/* Re-reads the process's mappings (new libraries dlopen'ed since) if its
+ * executable mappings changed; modules still mapped at the same place keep
+ * what was loaded. Cheap enough to call twice a second. -ESRCH, modules
+ * kept, if the process is gone or exiting.
  */
 int native_unwinder__refresh(struct native_unwinder *u);
+/* Frees the loaded modules if no unwind used them for idle_ns. */
+void native_unwinder__trim(struct native_unwinder *u, uint64_t idle_ns);
 void native_unwinder__free(struct native_unwinder *u);
 
 /* Return addresses uretprobes hid on the stacks of the next unwinds

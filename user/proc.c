@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -32,28 +34,97 @@ int proc__parse_mapping(const char *line, struct proc_mapping *m)
 	return 0;
 }
 
-int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, void *ctx), void *ctx)
+int proc__maps(pid_t pid, char **text)
 {
-	char path[64], *line = NULL;
-	size_t cap = 0;
+	char path[64], *buf = NULL;
+	size_t cap = 0, len = 0;
 	int ret = 0;
-	FILE *f;
+	ssize_t n;
+	int fd;
 
+	*text = NULL;
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	while (getline(&line, &cap, f) > 0) {
+	for (;;) {
+		if (cap - len < 4096) {
+			char *grown = realloc(buf, cap ? cap * 2 : 16384);
+
+			if (!grown) {
+				ret = -ENOMEM;
+				break;
+			}
+			buf = grown;
+			cap = cap ? cap * 2 : 16384;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ret = -errno;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = '\0';
+	*text = buf;
+	return 0;
+}
+
+int proc__for_each_mapping_in(const char *text, int (*fn)(const struct proc_mapping *m, void *ctx),
+			      void *ctx)
+{
+	const char *line = text;
+	int ret = 0;
+
+	while (line && *line && !ret) {
 		struct proc_mapping m;
 
-		if (proc__parse_mapping(line, &m))
-			continue;
-		ret = fn(&m, ctx);
-		if (ret)
-			break;
+		if (!proc__parse_mapping(line, &m))
+			ret = fn(&m, ctx);
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
 	}
-	free(line);
-	fclose(f);
+	return ret;
+}
+
+int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, void *ctx), void *ctx)
+{
+	char *text;
+	int ret;
+
+	ret = proc__maps(pid, &text);
+	if (ret)
+		return ret;
+	ret = proc__for_each_mapping_in(text, fn, ctx);
+	free(text);
+	return ret;
+}
+
+int proc__for_each_task(pid_t pid, int (*fn)(pid_t tid, void *ctx), void *ctx)
+{
+	struct dirent *de;
+	char path[64];
+	int ret = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while (!ret && (de = readdir(dir))) {
+		pid_t tid = strtol(de->d_name, NULL, 10);
+
+		if (tid > 0)
+			ret = fn(tid, ctx);
+	}
+	closedir(dir);
 	return ret;
 }
 
@@ -127,6 +198,35 @@ void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
 	snprintf(out, len, "/proc/%d/root%s", pid, path);
 }
 
+int proc_root__open(struct proc_root *r, pid_t pid)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	r->fd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r->fd < 0)
+		return -errno;
+	n = readlink(link, r->prefix, sizeof(r->prefix) - 1);
+	r->prefix_len = n > 1 && (size_t)n < sizeof(r->prefix) ? (size_t)n : 0;
+	r->prefix[r->prefix_len] = '\0';
+	return 0;
+}
+
+void proc_root__path(const struct proc_root *r, const char *path, char *out, size_t len)
+{
+	if (r->prefix_len && !strncmp(path, r->prefix, r->prefix_len) && path[r->prefix_len] == '/')
+		path += r->prefix_len;
+	snprintf(out, len, "/proc/self/fd/%d%s", r->fd, path);
+}
+
+void proc_root__close(struct proc_root *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
 int proc__stat(pid_t pid, pid_t tid, char *out, size_t len)
 {
 	char path[96], buf[1024], *p;
@@ -145,6 +245,18 @@ int proc__stat(pid_t pid, pid_t tid, char *out, size_t len)
 	if (!p || p[1] != ' ')
 		return -EINVAL;
 	snprintf(out, len, "%s", p + 2);
+	return 0;
+}
+
+int proc__cpu(pid_t pid, pid_t tid, char *state, uint64_t *ticks)
+{
+	unsigned long long ut, st;
+	char buf[1024];
+
+	if (proc__stat(pid, tid, buf, sizeof(buf)) ||
+	    sscanf(buf, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut, &st) != 3)
+		return -ESRCH;
+	*ticks = ut + st;
 	return 0;
 }
 

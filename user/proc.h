@@ -20,8 +20,17 @@ struct proc_mapping {
  */
 int proc__for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, void *ctx),
 			   void *ctx);
+/* The whole of /proc/PID/maps, NUL-terminated, in *text (free() it). */
+int proc__maps(pid_t pid, char **text);
+/* proc__for_each_mapping over a copy read by proc__maps. */
+int proc__for_each_mapping_in(const char *text, int (*fn)(const struct proc_mapping *m, void *ctx),
+			      void *ctx);
 /* Parses one line of /proc/PID/maps; -EINVAL if it is not a file mapping. */
 int proc__parse_mapping(const char *line, struct proc_mapping *m);
+/* Calls fn for each thread of pid; stops when fn returns non-zero and
+ * returns that value. -errno if the process is gone.
+ */
+int proc__for_each_task(pid_t pid, int (*fn)(pid_t tid, void *ctx), void *ctx);
 /* The process a task id belongs to (Tgid), or a negative errno. */
 pid_t proc__tgid(pid_t pid);
 /* Thread name (comm); tid == pid gives the process's. */
@@ -33,10 +42,27 @@ int proc__cmdline(pid_t pid, char *buf, size_t len);
  * so a chrooted target's files carry its root directory as a prefix.
  */
 void proc__root_path(pid_t pid, const char *path, char *out, size_t len);
+/* A target's root directory, held open: its files stay reachable after the
+ * process is gone (a crash's stacks are decoded then).
+ */
+struct proc_root {
+	int fd;
+	size_t prefix_len;
+	char prefix[PATH_MAX]; /* how /proc/PID/maps spells the root, "" for "/" */
+};
+
+int proc_root__open(struct proc_root *r, pid_t pid);
+/* proc__root_path through the held directory. */
+void proc_root__path(const struct proc_root *r, const char *path, char *out, size_t len);
+void proc_root__close(struct proc_root *r);
 /* The fields of /proc/PID/task/TID/stat after "tid (comm) " (state first);
  * tid == pid for the process.
  */
 int proc__stat(pid_t pid, pid_t tid, char *out, size_t len);
+/* State letter and CPU time (utime + stime, clock ticks) from the stat
+ * file; tid == pid for the whole process. -ESRCH if it cannot be read.
+ */
+int proc__cpu(pid_t pid, pid_t tid, char *state, uint64_t *ticks);
 /* True for a zombie or dead process: its maps are already gone. */
 bool proc__exited(pid_t pid);
 /* Seconds since the process started; negative errno on failure. */

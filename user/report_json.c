@@ -171,8 +171,8 @@ void report_json__stats(struct report *r, const struct proc_snapshot *s, double 
 	if (r->deep)
 		jw_u64(&w, "lock_order", s->lock_order_cycles);
 	jw_u64(&w, "threads_ended", ps->threads_ended);
-	jw_u64(&w, "gil_samples", s->gil_samples);
-	jw_u64(&w, "gil_held_samples", s->gil_held_samples);
+	jw_double(&w, "gil_sampled_s", s->gil_sampled_ns / 1e9);
+	jw_double(&w, "gil_held_s", s->gil_held_ns / 1e9);
 	if (r->deep)
 		jw_u64(&w, "gil_handoffs", ps->gil_handoffs);
 	jw_u64(&w, "events_dropped", s->events_dropped);

@@ -44,7 +44,7 @@ static uint64_t activity(const struct proc_snapshot *s, const struct thread_row 
 {
 	/* Live threads first, then by GIL wait, GIL share and frame calls. */
 	return (t->stats.ended ? 0 : 1ull << 62) + t->stats.gil_wait_ns / 1000 +
-	       t->holder_samples * 10000 + t->stats.frames_calls;
+	       t->holder_ns / 100 + t->stats.frames_calls;
 }
 
 static const struct proc_snapshot *sort_snapshot;
@@ -99,10 +99,10 @@ void report_text__stats(struct report *r, const struct proc_snapshot *s, double 
 	char a[32], b[32];
 	int i;
 
-	fprintf(r->out, "\n%s pid %d (%s) python %s, %.1fs, GIL held in %.0f%% of %llu samples\n",
+	fprintf(r->out, "\n%s pid %d (%s) python %s, %.1fs, GIL held %.0f%% of %.1fs sampled\n",
 		final ? "== summary:" : "--", t->pid, t->comm, t->build.version, elapsed_s,
-		s->gil_samples ? 100.0 * s->gil_held_samples / s->gil_samples : 0.0,
-		(unsigned long long)s->gil_samples);
+		s->gil_sampled_ns ? 100.0 * s->gil_held_ns / s->gil_sampled_ns : 0.0,
+		s->gil_sampled_ns / 1e9);
 	print_threads(r, s);
 	fprintf(r->out, "  GC      ");
 	for (i = 0; i < GW_GC_GENERATIONS; i++)

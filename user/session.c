@@ -10,12 +10,22 @@
 #include "proc.h"
 #include "session.h"
 
-/* GIL holder samples per second (default mode's GIL share). */
+/* GIL holder samples (default mode's GIL share) of a process that uses
+ * CPU: 100 a second. One that does not is sampled at each check: its GIL
+ * holder, if any, sleeps, and 50 idle processes sampled at 100 Hz cost an
+ * agent 15% of a core in process_vm_readv.
+ */
 #define GIL_SAMPLE_NS (10 * 1000000ull)
-/* Wait-for graph scans per second. */
+/* Wait-for graph scans: at most 10 a second, fewer when no wait can pass
+ * the threshold sooner (detect.h).
+ */
 #define DETECT_NS (100 * 1000000ull)
-/* Stall checks read /proc for every thread: twice a second. */
+/* Stall checks read /proc for every thread: twice a second, every 2 s for
+ * a quiet one (below) that used no CPU since the last look (its CPU time
+ * and GIL are read twice a second).
+ */
 #define CHECK_NS (500 * 1000000ull)
+#define IDLE_CHECK_NS (2000 * 1000000ull)
 /* A hazard is counted each time, reported at most this often. */
 #define HAZARD_REPORT_NS (60ull * 1000000000ull)
 
@@ -75,11 +85,11 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	return 0;
 }
 
-void session__close(struct session *s)
+void session__close(struct session *s, bool detach_now)
 {
 	if (!s)
 		return;
-	attach__detach(s->skel, &s->target, &s->attachment);
+	attach__detach(s->skel, &s->target, &s->attachment, detach_now);
 	event_stacks__destroy(&s->event_stacks);
 	if (s->stacks_ready)
 		stack_collector__destroy(&s->stacks);
@@ -125,9 +135,11 @@ void session__event(struct session *s, const struct gw_event *e)
 
 	switch (e->type) {
 	case GW_EV_THREAD_START:
+		snapshot__thread_started(&s->snap, e->tid);
+		break;
 	case GW_EV_THREAD_END:
 		row = snapshot__thread(&s->snap, e->tid);
-		if (row && e->type == GW_EV_THREAD_END) {
+		if (row) {
 			memcpy(row->name, e->comm, sizeof(row->name));
 			row->stats.ended = 1;
 		}
@@ -213,6 +225,30 @@ static void check_lock_order(struct session *s, uint64_t head_lock)
 	report__lock_order(&s->report, c, head_lock);
 }
 
+/* Nothing here could become a stall without using CPU first: no GIL
+ * holder, no thread waiting for the GIL or a lock, no child or fork being
+ * followed. Such a process has its threads read every IDLE_CHECK_NS only.
+ */
+static bool quiet(const struct session *s, pid_t holder)
+{
+	size_t i;
+
+	if (holder || s->forks.npending)
+		return false;
+	for (i = 0; i < GW_MAX_CHILDREN; i++) {
+		if (s->children.list[i].active)
+			return false;
+	}
+	for (i = 0; i < s->nviews; i++) {
+		const struct thread_view *v = &s->views[i];
+
+		if (v->activity == TV_GIL_WAIT || v->activity == TV_LOCK_WAIT ||
+		    v->activity == TV_HOLDS_GIL || (v->activity == TV_FUTEX && !v->timed))
+			return false;
+	}
+	return true;
+}
+
 static void check_stall_and_forks(struct session *s, uint64_t now)
 {
 	uint64_t switches = 0, head_lock = target__head_lock(&s->target);
@@ -235,35 +271,104 @@ static void check_stall_and_forks(struct session *s, uint64_t now)
 		report__stall(&s->report, &s->stall_found, head_lock, NULL, NULL, 0);
 	}
 	check_children(s, now, head_lock);
-	if (s->stacks_ready)
+	s->quiet = quiet(s, holder);
+	/* Without CPU time it loaded nothing: its maps need no new look. */
+	if (s->stacks_ready && s->busy)
 		stack_collector__follow_mappings(&s->stacks);
 	check_lock_order(s, head_lock);
 }
 
+/* One read of /proc/PID/stat: false once the process is gone or a zombie. */
+static bool look_at_process(struct session *s)
+{
+	uint64_t ticks;
+	char state;
+
+	if (proc__cpu(s->target.pid, s->target.pid, &state, &ticks) || state == 'Z' ||
+	    state == 'X')
+		return false;
+	s->busy = ticks != s->cpu_ticks;
+	s->cpu_ticks = ticks;
+	return true;
+}
+
+/* The next multiple of period: sessions' periodic work falls on the same
+ * instants, so that an agent's loop with idle processes wakes a few times a
+ * second, not once for each process's own clock.
+ */
+static uint64_t on_grid(uint64_t now, uint64_t period)
+{
+	return (now / period + 1) * period;
+}
+
+/* The GIL holder now (0: none, or unknown); the sample stands for the
+ * time since the last one, up to an idle check period.
+ */
+static pid_t sample_gil(struct session *s, uint64_t now)
+{
+	uint64_t weight = now - s->last_sample_ns;
+	pid_t holder;
+
+	holder = snapshot__sample_gil(&s->snap, &s->target,
+				      !s->last_sample_ns || weight > IDLE_CHECK_NS ? IDLE_CHECK_NS
+										   : weight);
+	s->last_sample_ns = now;
+	s->next_sample_ns = now + GIL_SAMPLE_NS;
+	return holder;
+}
+
+/* Over the threads of the last check: one that started since cannot have
+ * waited long enough to close a cycle.
+ */
+static void scan_for_deadlock(struct session *s, uint64_t now)
+{
+	uint32_t tids[GW_MAX_VIEWS];
+	struct wait_cycle cycle;
+	size_t i;
+
+	for (i = 0; i < s->nviews; i++)
+		tids[i] = s->views[i].tid;
+	if (detector__scan(&s->detector, s->skel, tids, s->nviews, &cycle)) {
+		s->snap.deadlocks = s->detector.deadlocks;
+		report__deadlock(&s->report, &cycle, s->detector.scanned_ns);
+	}
+	s->next_scan_ns = s->detector.next_scan_ns > now + DETECT_NS ? s->detector.next_scan_ns
+								      : now + DETECT_NS;
+}
+
 void session__tick(struct session *s, uint64_t now)
 {
-	struct wait_cycle cycle;
-
-	/* On their own clocks: ticks come early on every event. */
-	if (now >= s->next_sample_ns) {
-		snapshot__sample_gil(&s->snap, &s->target);
-		s->next_sample_ns += GIL_SAMPLE_NS;
-		if (s->next_sample_ns < now)
-			s->next_sample_ns = now + GIL_SAMPLE_NS;
-	}
-	if (!s->exited && proc__exited(s->target.pid))
-		s->exited = true;
 	if (s->exited)
 		return;
-	if (now >= s->next_scan_ns) {
-		s->next_scan_ns = now + DETECT_NS;
-		if (detector__scan(&s->detector, s->skel, &cycle)) {
-			s->snap.deadlocks = s->detector.deadlocks;
-			report__deadlock(&s->report, &cycle, s->detector.scanned_ns);
+	if (now >= s->next_check_ns) {
+		pid_t holder = 0;
+
+		s->next_check_ns = on_grid(now, CHECK_NS);
+		if (!look_at_process(s)) {
+			s->exited = true;
+			return;
+		}
+		if (!s->busy)
+			holder = sample_gil(s, now);
+		if (s->busy || !s->quiet || holder || now >= s->next_full_check_ns) {
+			s->next_full_check_ns = on_grid(now, IDLE_CHECK_NS);
+			check_stall_and_forks(s, now);
 		}
 	}
-	if (now >= s->next_check_ns) {
-		s->next_check_ns = now + CHECK_NS;
-		check_stall_and_forks(s, now);
-	}
+	/* On their own clocks: ticks come early on every event. */
+	if (s->busy && now >= s->next_sample_ns)
+		sample_gil(s, now);
+	if (now >= s->next_scan_ns)
+		scan_for_deadlock(s, now);
+}
+
+uint64_t session__next_tick_ns(const struct session *s)
+{
+	uint64_t next = s->next_check_ns;
+
+	if (s->exited)
+		return UINT64_MAX;
+	if (s->busy && s->next_sample_ns < next)
+		next = s->next_sample_ns;
+	return s->next_scan_ns < next ? s->next_scan_ns : next;
 }

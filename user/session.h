@@ -58,7 +58,11 @@ struct session {
 	struct event_stacks event_stacks;
 	struct thread_stacks stack_buf;
 	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
-	uint64_t next_sample_ns, next_scan_ns, next_check_ns;
+	uint64_t next_sample_ns, next_scan_ns, next_check_ns, last_sample_ns;
+	uint64_t next_full_check_ns; /* of an idle process */
+	uint64_t cpu_ticks; /* the process's CPU time at the last check */
+	bool busy;	    /* it used CPU between the last two checks */
+	bool quiet;	    /* at the last full check: see session.c */
 	bool exited;
 };
 
@@ -68,16 +72,19 @@ struct session {
  */
 int session__open(struct session **out, struct gilwatch_bpf *skel, const struct gw_target *t,
 		  const struct session_opts *opts);
-/* Detaches (probes, map entries) and frees. */
-void session__close(struct session *s);
+/* Detaches (probes, map entries; detach_now: see attach__detach) and frees. */
+void session__close(struct session *s, bool detach_now);
 /* A record of the events ring for this process. */
 void session__event(struct session *s, const struct gw_event *e);
 /* A record of the stack events ring for this process. */
 void session__stack_event(struct session *s, const struct gw_stack_event *ev);
 /* Periodic work: GIL samples, deadlock scans, stall, fork and lock-order
- * checks, each on its own clock; sets s->exited when the process is gone.
+ * checks, each on its own clock; sets s->exited when the process is gone
+ * (also told by GW_EV_PROC_EXIT).
  */
 void session__tick(struct session *s, uint64_t now_ns);
+/* When session__tick has work next; UINT64_MAX once the process is gone. */
+uint64_t session__next_tick_ns(const struct session *s);
 /* Reads the kernel aggregates back into s->snap. */
 void session__refresh(struct session *s);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "link_reaper.h"
 #include "shared_probes.h"
 
 int shared_probes__get(struct shared_probes *sp, struct gilwatch_bpf *skel,
@@ -54,7 +55,7 @@ void shared_probes__put(struct shared_probes *sp, struct shared_image *img)
 		;
 	if (i < sp->n)
 		sp->images[i] = sp->images[--sp->n];
-	attach__release(&img->links);
+	link_reaper__take(sp->reaper, &img->links);
 	free(img);
 }
 

@@ -21,8 +21,14 @@ struct shared_image {
 	struct probe_methods found;
 };
 
+struct link_reaper;
+
 struct shared_probes {
 	bool deep;
+	/* Detaches the probes of processes let go, off the caller's thread;
+	 * NULL: at once.
+	 */
+	struct link_reaper *reaper;
 	struct shared_image *images[GW_MAX_PROCS];
 	size_t n;
 };

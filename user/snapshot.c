@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,15 @@ void snapshot__init(struct proc_snapshot *s, pid_t pid)
 {
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
+}
+
+static struct thread_row *start_row(struct proc_snapshot *s, struct thread_row *row, uint32_t tid)
+{
+	memset(row, 0, sizeof(*row));
+	row->tid = tid;
+	/* Named now: a short-lived thread is gone by the next refresh. */
+	proc__comm(s->pid, tid, row->name, sizeof(row->name));
+	return row;
 }
 
 struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid)
@@ -35,40 +43,28 @@ struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid)
 			return NULL;
 		}
 	}
-	memset(&s->rows[i], 0, sizeof(s->rows[0]));
-	s->rows[i].tid = tid;
-	/* Named now: a short-lived thread is gone by the next refresh. */
-	proc__comm(s->pid, tid, s->rows[i].name, sizeof(s->rows[0].name));
-	return &s->rows[i];
+	return start_row(s, &s->rows[i], tid);
 }
 
-/* Threads that never waited show up too: list the live ones. */
-static void add_live_threads(struct proc_snapshot *s)
+struct thread_row *snapshot__thread_started(struct proc_snapshot *s, uint32_t tid)
 {
-	struct dirent *de;
-	char path[64];
-	DIR *dir;
+	struct thread_row *row = snapshot__thread(s, tid);
 
-	snprintf(path, sizeof(path), "/proc/%d/task", s->pid);
-	dir = opendir(path);
-	if (!dir)
-		return;
-	while ((de = readdir(dir))) {
-		uint32_t tid = strtoul(de->d_name, NULL, 10);
+	/* The row of an ended thread whose tid the kernel gave out again. */
+	return row && row->final ? start_row(s, row, tid) : row;
+}
 
-		if (!tid)
-			continue;
-		snapshot__thread(s, tid);
-	}
-	closedir(dir);
+static int add_live_thread(pid_t tid, void *ctx)
+{
+	snapshot__thread(ctx, tid);
+	return 0;
 }
 
 int snapshot__refresh(struct proc_snapshot *s, struct gilwatch_bpf *skel)
 {
-	int stats_fd = bpf_map__fd(skel->maps.thread_stats);
-	__u32 pid = s->pid, key, next, ended[256];
-	size_t nended = 0, i;
-	void *prev = NULL;
+	__u32 pid = s->pid;
+	struct gw_thread_stats ts;
+	size_t i;
 	int err;
 
 	err = bpf_map__lookup_elem(skel->maps.proc_stats, &pid, sizeof(pid), &s->stats,
@@ -76,45 +72,48 @@ int snapshot__refresh(struct proc_snapshot *s, struct gilwatch_bpf *skel)
 	if (err)
 		return err;
 	s->events_dropped = skel->bss->dropped_events;
-	add_live_threads(s);
-	while (!bpf_map_get_next_key(stats_fd, prev, &next)) {
-		struct gw_thread_stats ts;
-		struct thread_row *row;
+	/* Threads that never waited show up too: list the live ones. */
+	proc__for_each_task(s->pid, add_live_thread, s);
+	/* Looked up row by row: walking the 65536-bucket map costs the same
+	 * for one thread as for all, once per watched process.
+	 */
+	for (i = 0; i < s->nrows; i++) {
+		struct thread_row *row = &s->rows[i];
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(stats_fd, &key, &ts) || ts.pid != pid)
-			continue;
-		row = snapshot__thread(s, key);
-		if (!row)
+		if (row->final ||
+		    bpf_map__lookup_elem(skel->maps.thread_stats, &row->tid, sizeof(row->tid), &ts,
+					 sizeof(ts), 0) ||
+		    ts.pid != pid)
 			continue;
 		row->stats = ts;
-		if (ts.ended && nended < sizeof(ended) / sizeof(ended[0]))
-			ended[nended++] = key;
+		/* Copied for good: the kernel's entry of an ended thread can go. */
+		if (ts.ended) {
+			row->final = true;
+			bpf_map__delete_elem(skel->maps.thread_stats, &row->tid, sizeof(row->tid),
+					     0);
+		}
 	}
-	/* Deleting while iterating would restart the walk: do it after. */
-	for (i = 0; i < nended; i++)
-		bpf_map_delete_elem(stats_fd, &ended[i]);
 	return 0;
 }
 
-void snapshot__sample_gil(struct proc_snapshot *s, const struct gw_target *t)
+pid_t snapshot__sample_gil(struct proc_snapshot *s, const struct gw_target *t, uint64_t weight_ns)
 {
 	struct thread_row *row;
 	pid_t holder;
 
 	if (target__gil_holder(t, &holder))
-		return;
-	s->gil_samples++;
+		return 0;
+	s->gil_sampled_ns += weight_ns;
 	if (!holder)
-		return;
-	s->gil_held_samples++;
+		return 0;
+	s->gil_held_ns += weight_ns;
 	row = snapshot__thread(s, holder);
 	if (row)
-		row->holder_samples++;
+		row->holder_ns += weight_ns;
+	return holder;
 }
 
 double snapshot__gil_share(const struct proc_snapshot *s, const struct thread_row *r)
 {
-	return s->gil_samples ? (double)r->holder_samples / s->gil_samples : 0.0;
+	return s->gil_sampled_ns ? (double)r->holder_ns / s->gil_sampled_ns : 0.0;
 }

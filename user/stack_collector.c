@@ -8,43 +8,15 @@
 #include "ret_fixups.h"
 #include "stack_collector.h"
 
-struct maps_sign {
-	uint64_t sig;
-	unsigned executable;
-};
-
-static int sign_mapping(const struct proc_mapping *m, void *ctx)
-{
-	struct maps_sign *ms = ctx;
-
-	if (m->perms[2] == 'x') {
-		ms->sig = (ms->sig ^ m->start) * 1099511628211ull; /* FNV-1a style */
-		ms->executable++;
-	}
-	return 0;
-}
-
-/* 0 when unknown: also for a process exiting, whose maps are empty for a
- * moment: the modules it had must stay to decode a crash's stacks.
- */
-static uint64_t maps_signature(pid_t pid)
-{
-	struct maps_sign ms = {.sig = 14695981039346656037ull};
-
-	if (proc__for_each_mapping(pid, sign_mapping, &ms) < 0 || !ms.executable)
-		return 0;
-	return ms.sig;
-}
+/* A loaded module set costs megabytes: let it go when unused this long. */
+#define NATIVE_IDLE_NS (60 * 1000000000ull)
 
 void stack_collector__follow_mappings(struct stack_collector *c)
 {
-	uint64_t sig;
-
 	if (!c->native)
 		return;
-	sig = maps_signature(c->t->pid);
-	if (sig && sig != c->maps_signature && !native_unwinder__refresh(c->native))
-		c->maps_signature = sig;
+	native_unwinder__refresh(c->native);
+	native_unwinder__trim(c->native, NATIVE_IDLE_NS);
 }
 
 int stack_collector__init(struct stack_collector *c, const struct gw_target *t)
@@ -56,7 +28,6 @@ int stack_collector__init(struct stack_collector *c, const struct gw_target *t)
 	err = py_reader__init(&c->py, &t->build.layout, t->code_type, mem_source__process(t->pid));
 	if (err)
 		return err;
-	c->maps_signature = maps_signature(t->pid);
 	c->native_err = native_unwinder__new(t->pid, &c->native);
 	if (c->native_err)
 		c->native = NULL;
@@ -70,13 +41,6 @@ void stack_collector__destroy(struct stack_collector *c)
 	if (c->native)
 		native_unwinder__free(c->native);
 	c->native = NULL;
-}
-
-void stack_collector__refresh(struct stack_collector *c)
-{
-	c->nthreads = target__threads(c->t, c->threads, STACK_COLLECTOR_THREADS);
-	if (c->native)
-		native_unwinder__refresh(c->native);
 }
 
 uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid)

@@ -27,7 +27,6 @@ struct stack_collector {
 	int native_err;
 	struct target_thread threads[STACK_COLLECTOR_THREADS];
 	int nthreads;
-	uint64_t maps_signature; /* of the executable mappings last loaded */
 };
 
 /* t must outlive the collector. Native stacks may be unavailable (then
@@ -35,12 +34,10 @@ struct stack_collector {
  */
 int stack_collector__init(struct stack_collector *c, const struct gw_target *t);
 void stack_collector__destroy(struct stack_collector *c);
-/* Re-reads the thread-state list and the process's modules. */
-void stack_collector__refresh(struct stack_collector *c);
 /* Reloads the modules if the executable mappings changed (a library or an
- * extension module loaded since): cheap enough to call twice a second, so
- * that a crash in a module loaded late still unwinds after the process is
- * gone.
+ * extension module loaded since), so that a crash in a module loaded late
+ * still unwinds after the process is gone; frees loaded modules unused for
+ * a minute. Cheap enough to call twice a second.
  */
 void stack_collector__follow_mappings(struct stack_collector *c);
 /* The Python thread state of OS thread tid, 0 if none. */

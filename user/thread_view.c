@@ -52,20 +52,6 @@ const char *syscall_name(long nr, char *buf, size_t len)
 	return buf;
 }
 
-/* State and CPU time from /proc/PID/task/TID/stat. */
-static int read_task_stat(pid_t pid, uint32_t tid, char *state, uint64_t *ticks)
-{
-	unsigned long long ut, st;
-	char buf[1024];
-
-	if (proc__stat(pid, tid, buf, sizeof(buf)) ||
-	    sscanf(buf, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut, &st) !=
-		3)
-		return -1;
-	*ticks = ut + st;
-	return 0;
-}
-
 /* The system call a blocked thread sits in (/proc/PID/task/TID/syscall:
  * "nr arg1 ... arg6 sp pc", or "running").
  */
@@ -126,34 +112,40 @@ static void classify(struct gilwatch_bpf *skel, const struct gw_target *t, struc
 		v->activity = TV_SYSCALL;
 }
 
+struct view_read {
+	struct gilwatch_bpf *skel;
+	const struct gw_target *t;
+	struct thread_view *out;
+	size_t n, max;
+	pid_t gil_holder;
+};
+
+static int view_thread(pid_t tid, void *ctx)
+{
+	struct view_read *r = ctx;
+	struct thread_view *v = &r->out[r->n];
+	char state;
+
+	memset(v, 0, sizeof(*v));
+	v->tid = tid;
+	if (proc__cpu(r->t->pid, tid, &state, &v->cpu_ticks))
+		return 0;
+	proc__comm(r->t->pid, tid, v->name, sizeof(v->name));
+	read_task_syscall(r->t->pid, v);
+	classify(r->skel, r->t, v, r->gil_holder, state);
+	return ++r->n == r->max;
+}
+
 size_t thread_view__read(struct gilwatch_bpf *skel, const struct gw_target *t,
 			 struct thread_view *out, size_t max)
 {
-	struct dirent *de;
-	pid_t gil_holder = 0;
-	char path[64], state;
-	size_t n = 0;
-	DIR *dir;
+	struct view_read r = {.skel = skel, .t = t, .out = out, .max = max};
 
-	snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
-	dir = opendir(path);
-	if (!dir)
+	if (!max)
 		return 0;
-	target__gil_holder(t, &gil_holder);
-	while (n < max && (de = readdir(dir))) {
-		struct thread_view *v = &out[n];
-
-		memset(v, 0, sizeof(*v));
-		v->tid = strtoul(de->d_name, NULL, 10);
-		if (!v->tid || read_task_stat(t->pid, v->tid, &state, &v->cpu_ticks))
-			continue;
-		proc__comm(t->pid, v->tid, v->name, sizeof(v->name));
-		read_task_syscall(t->pid, v);
-		classify(skel, t, v, gil_holder, state);
-		n++;
-	}
-	closedir(dir);
-	return n;
+	target__gil_holder(t, &r.gil_holder);
+	proc__for_each_task(t->pid, view_thread, &r);
+	return r.n;
 }
 
 const char *thread_view__describe(const struct thread_view *v, uint64_t head_lock, char *buf,

@@ -102,7 +102,7 @@ int watch__run(const struct watch_opts *opts)
 	} else {
 		report__attach(&w.session->report, &w.session->attachment);
 		run_loop(&w);
-		session__close(w.session);
+		session__close(w.session, true);
 	}
 	bpf_loader__close(&w.bpf);
 out:

@@ -267,7 +267,7 @@ static size_t capture(pid_t pid, struct gw_user_regs *regs, void *buf, size_t le
 static void test_snapshot(void **state)
 {
 	static uint8_t stack[SNAP_LEN];
-	struct native_unwinder *u;
+	struct native_unwinder *u, *late;
 	struct gw_user_regs regs;
 	struct native_stack st;
 	struct child c;
@@ -275,6 +275,7 @@ static void test_snapshot(void **state)
 
 	start_child(&c, 0, false);
 	assert_int_equal(native_unwinder__new(c.pid, &u), 0);
+	assert_int_equal(native_unwinder__new(c.pid, &late), 0);
 	len = capture(c.pid, &regs, stack, sizeof(stack));
 	assert_int_equal(native_unwinder__snapshot(u, c.pid, &regs, stack, len, regs.sp, &st), 0);
 	assert_chain(&st);
@@ -284,6 +285,18 @@ static void test_snapshot(void **state)
 	stop_child(&c);
 	assert_int_equal(native_unwinder__snapshot(u, c.pid, &regs, stack, len, regs.sp, &st), 0);
 	assert_chain(&st);
+	/* ...also when the modules are first loaded now (a crash in a process
+	 * never unwound before), and loaded again after a trim: the gone
+	 * process's refresh keeps them.
+	 */
+	assert_int_equal(native_unwinder__refresh(late), -ESRCH);
+	assert_int_equal(native_unwinder__snapshot(late, c.pid, &regs, stack, len, regs.sp, &st), 0);
+	assert_chain(&st);
+	native_unwinder__trim(late, 0);
+	assert_int_equal(native_unwinder__refresh(late), -ESRCH);
+	assert_int_equal(native_unwinder__snapshot(late, c.pid, &regs, stack, len, regs.sp, &st), 0);
+	assert_chain(&st);
+	native_unwinder__free(late);
 	/* ...and without a copy it stops at once, truncated. */
 	assert_int_equal(native_unwinder__snapshot(u, c.pid, &regs, NULL, 0, 0, &st), 0);
 	assert_int_equal(st.n, 1);

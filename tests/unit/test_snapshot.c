@@ -46,8 +46,8 @@ static void test_init(void **state)
 	assert_int_equal(s->pid, getpid());
 	assert_int_equal(s->nrows, 0);
 	assert_int_equal(s->dropped_thread_updates, 0);
-	assert_int_equal(s->gil_samples, 0);
-	assert_int_equal(s->gil_held_samples, 0);
+	assert_int_equal(s->gil_sampled_ns, 0);
+	assert_int_equal(s->gil_held_ns, 0);
 	assert_int_equal(s->events_dropped, 0);
 	assert_int_equal(s->stats.threads_started, 0);
 	assert_int_equal(s->rows[GW_MAX_THREAD_ROWS - 1].tid, 0);
@@ -67,10 +67,10 @@ static void test_thread_add_and_find(void **state)
 	assert_int_equal(s->nrows, 1);
 	assert_int_equal(a->tid, FAKE_TID + 1);
 	assert_string_equal(a->name, "");
-	assert_int_equal(a->holder_samples, 0);
+	assert_int_equal(a->holder_ns, 0);
 	assert_int_equal(a->stats.gil_waits, 0);
 
-	a->holder_samples = 3;
+	a->holder_ns = 3;
 	b = snapshot__thread(s, gettid());
 	assert_non_null(b);
 	assert_ptr_equal(b, &s->rows[1]);
@@ -81,7 +81,7 @@ static void test_thread_add_and_find(void **state)
 
 	again = snapshot__thread(s, FAKE_TID + 1);
 	assert_ptr_equal(again, a);
-	assert_int_equal(again->holder_samples, 3);
+	assert_int_equal(again->holder_ns, 3);
 	assert_ptr_equal(snapshot__thread(s, gettid()), b);
 	assert_int_equal(s->nrows, 2);
 	assert_int_equal(s->dropped_thread_updates, 0);
@@ -120,19 +120,19 @@ static void test_gil_share(void **state)
 	struct thread_row *r = snapshot__thread(s, FAKE_TID);
 
 	assert_non_null(r);
-	/* No samples yet: 0, not NaN. */
-	r->holder_samples = 5;
+	/* Nothing sampled yet: 0, not NaN. */
+	r->holder_ns = 5;
 	assert_true(snapshot__gil_share(s, r) == 0.0);
-	s->gil_samples = 4;
-	r->holder_samples = 1;
+	s->gil_sampled_ns = 4;
+	r->holder_ns = 1;
 	assert_true(snapshot__gil_share(s, r) == 0.25);
-	r->holder_samples = 0;
+	r->holder_ns = 0;
 	assert_true(snapshot__gil_share(s, r) == 0.0);
-	s->gil_samples = 3;
-	r->holder_samples = 3;
+	s->gil_sampled_ns = 3;
+	r->holder_ns = 3;
 	assert_true(snapshot__gil_share(s, r) == 1.0);
-	s->gil_samples = 1000000007ull;
-	r->holder_samples = 1;
+	s->gil_sampled_ns = 1000000007ull;
+	r->holder_ns = 1;
 	assert_true(snapshot__gil_share(s, r) == 1.0 / 1000000007.0);
 }
 
@@ -179,18 +179,18 @@ static void test_sample_gil(void **state)
 	put_int(fi->gil, l->gil_locked, 1);
 	put_ptr(fi->gil, l->gil_last_holder, fi->tstate);
 	put_int(fi->tstate, l->tstate_native_thread_id, me);
-	snapshot__sample_gil(s, t);
-	assert_int_equal(s->gil_samples, 1);
-	assert_int_equal(s->gil_held_samples, 1);
+	snapshot__sample_gil(s, t, 10);
+	assert_int_equal(s->gil_sampled_ns, 10);
+	assert_int_equal(s->gil_held_ns, 10);
 	assert_int_equal(s->nrows, 1);
 	assert_int_equal(s->rows[0].tid, me);
-	assert_int_equal(s->rows[0].holder_samples, 1);
+	assert_int_equal(s->rows[0].holder_ns, 10);
 
-	/* Released: a sample, no holder. */
+	/* Released: a sample (of an idle process: a long one), no holder. */
 	put_int(fi->gil, l->gil_locked, 0);
-	snapshot__sample_gil(s, t);
-	assert_int_equal(s->gil_samples, 2);
-	assert_int_equal(s->gil_held_samples, 1);
+	snapshot__sample_gil(s, t, 500);
+	assert_int_equal(s->gil_sampled_ns, 510);
+	assert_int_equal(s->gil_held_ns, 10);
 
 	/* 3.10: no native id in the thread state; pthread_t -> glibc tid. */
 	l->tstate_native_thread_id = 0;
@@ -199,22 +199,22 @@ static void test_sample_gil(void **state)
 	put_int(fi->gil, l->gil_locked, 1);
 	put_ptr(fi->tstate, l->tstate_thread_id, fi->pthread);
 	put_int(fi->pthread, t->pthread_tid_offset, FAKE_TID + 7);
-	snapshot__sample_gil(s, t);
-	assert_int_equal(s->gil_samples, 3);
-	assert_int_equal(s->gil_held_samples, 2);
+	snapshot__sample_gil(s, t, 20);
+	assert_int_equal(s->gil_sampled_ns, 530);
+	assert_int_equal(s->gil_held_ns, 30);
 	assert_int_equal(s->nrows, 2);
 	assert_int_equal(s->rows[1].tid, FAKE_TID + 7);
-	assert_int_equal(s->rows[1].holder_samples, 1);
-	assert_int_equal(s->rows[0].holder_samples, 1);
-	assert_true(snapshot__gil_share(s, &s->rows[1]) == 1.0 / 3.0);
+	assert_int_equal(s->rows[1].holder_ns, 20);
+	assert_int_equal(s->rows[0].holder_ns, 10);
+	assert_true(snapshot__gil_share(s, &s->rows[1]) == 20.0 / 530.0);
 
 	/* Unknown GIL address or unreadable memory: no sample at all. */
 	t->gil = 0;
-	snapshot__sample_gil(s, t);
+	snapshot__sample_gil(s, t, 10);
 	t->gil = 8; /* unmapped */
-	snapshot__sample_gil(s, t);
-	assert_int_equal(s->gil_samples, 3);
-	assert_int_equal(s->gil_held_samples, 2);
+	snapshot__sample_gil(s, t, 10);
+	assert_int_equal(s->gil_sampled_ns, 530);
+	assert_int_equal(s->gil_held_ns, 30);
 
 	free(t);
 	free(fi);
