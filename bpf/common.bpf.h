@@ -61,14 +61,6 @@ struct {
 	__type(value, __u32);
 } signal_locks SEC(".maps");
 
-/* Return addresses of GIL condvar waits already handed to user space. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct gw_site_key);
-	__type(value, __u32);
-} return_sites SEC(".maps");
-
 __u64 dropped_events = 0;
 
 static __always_inline __u32 hist_slot(__u64 v)
@@ -173,8 +165,9 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 tid, __u32 arg, __
 }
 
 /* A thread that collects, collects frames or takes a lock is not waiting
- * for the GIL: a wait whose end was missed (its return site was not probed
- * yet) must not linger into the wait-for graph.
+ * for the GIL: a wait whose end was missed (another thread took the GIL
+ * first, and this one then got it without sleeping) must not linger into
+ * the wait-for graph.
  */
 static __always_inline void forget_gil_wait(struct gw_thread_state *ts)
 {

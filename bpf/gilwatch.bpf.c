@@ -3,11 +3,11 @@
  * waits, lock waits and owners, thread and process lifecycle of the watched
  * CPython processes. One object (one skeleton); one concern per header.
  *
- * Default probes fire only on rare or slow paths: a GIL wait is seen at
- * pthread_cond_timedwait() on the GIL's own condvar, which take_gil() calls
- * only when the GIL is held by someone else. Per-handoff tracing (a uretprobe
- * on take_gil, a uprobe on drop_gil) is --deep only: it fires on every GIL
- * acquisition and costs ~1 us each (BRIEF 4).
+ * Default probes fire only on rare or slow paths: a GIL wait is seen at the
+ * futex sleeps of pthread_cond_timedwait() on the GIL's own condvar, which
+ * take_gil() waits on only when the GIL is held by someone else. Per-handoff tracing
+ * (a uretprobe on take_gil, a uprobe on drop_gil) is --deep only: it fires
+ * on every GIL acquisition and costs ~1 us each (BRIEF 4).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -28,7 +28,6 @@ enum gw_event_type {
 	GW_EV_THREAD_END = 4,
 	GW_EV_PROC_EXIT = 5,
 	GW_EV_HAZARD_GC_IN_FRAMES = 6, /* arg: GC generation */
-	GW_EV_RETURN_SITE = 7,	       /* addr: a GIL wait's return address */
 	GW_EV_FORK = 8, /* a new process: arg: the parent's threads, addr: child pid */
 	GW_EV_EXEC = 9, /* a child seen by GW_EV_FORK ran exec(): addr: its pid */
 	/* A fatal signal (arg) is delivered with its default action; sent only
@@ -62,16 +61,6 @@ struct gw_event {
 	char comm[GW_COMM_LEN];
 };
 
-/* return_sites values: reported to user space, then probed by it. */
-#define GW_SITE_SEEN 1
-#define GW_SITE_PROBED 2
-
-/* A call site seen by an entry probe, keyed per process. */
-struct gw_site_key {
-	__u64 addr;
-	__u32 pid;
-	__u32 pad;
-};
 
 /* Where BPF finds the current thread's Python frames (python_build.h's
  * python_stack_layout, flattened). Zero interp_head: no Python stacks.
@@ -138,6 +127,7 @@ struct gw_thread_state {
 	__u32 pid;
 	__u32 in_gil_cond_wait;
 	__u64 gil_wait_start; /* waiting for a GIL held by another thread */
+	__u64 gil_wait_sampled; /* default mode: sampled length of that wait so far */
 	__u64 gil_hold_start; /* --deep */
 	__u64 gc_start;
 	__u64 frames_start;   /* inside _PyThread_CurrentFrames/Exceptions */
@@ -147,7 +137,7 @@ struct gw_thread_state {
 	__u32 gc_generation; /* -1 (3.13 automatic): see gc_collections */
 	__u32 frames_api;
 	__u32 gc_depth; /* nested gc_collect_main() calls (3.13 checks inside) */
-	__u32 pad;
+	__u32 gil_wait_misses; /* default mode: samples since it last slept on the GIL */
 	__u64 gc_collections[GW_GC_GENERATIONS]; /* at the outer entry */
 	__u64 held[GW_MAX_HELD];		 /* --deep: semaphores this thread holds */
 	__u32 nheld;

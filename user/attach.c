@@ -50,6 +50,17 @@ static int attach_function(struct probe_links *l, const struct gw_target *t, pid
 	return err;
 }
 
+/* Two plain uprobes, not a function's entry and return (libc_condvar.h). */
+static int attach_gil_sleep(struct probe_links *l, const struct gw_target *t, pid_t pid,
+			    struct bpf_program *sleep, struct bpf_program *woken)
+{
+	int err = attach_uprobe(l, woken, pid, t->libc_file, t->gil_sleep.after_offset, false);
+
+	if (!err)
+		err = attach_uprobe(l, sleep, pid, t->libc_file, t->gil_sleep.call_offset, false);
+	return err;
+}
+
 static int attach_gc_usdt(struct gilwatch_bpf *skel, struct probe_links *l,
 			  const struct gw_target *t, pid_t pid)
 {
@@ -73,6 +84,8 @@ static void note_missing(const struct gw_target *t, struct probe_methods *found,
 
 	if (t->sym_err[probe] == -EADDRNOTAVAIL)
 		snprintf(reason, GW_REASON_LEN, "GIL state not found in _PyRuntime");
+	else if (t->sym_err[probe] == -EPROTO)
+		snprintf(reason, GW_REASON_LEN, "libc's condvar wait not recognized");
 	else if (python_probes[probe].libc)
 		snprintf(reason, GW_REASON_LEN, "%s not in libc", what);
 	else
@@ -139,8 +152,8 @@ int attach__probes(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t p
 	    {PY_PROBE_GC, skel->progs.gw_gc_enter, skel->progs.gw_gc_exit},
 	    {PY_PROBE_FRAMES, skel->progs.gw_frames_enter, skel->progs.gw_frames_exit},
 	    {PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit},
-	    /* Its return: attach__return_site(), when first seen. */
-	    {PY_PROBE_GIL_WAIT, skel->progs.gw_cond_enter, NULL},
+	    /* --deep: inside pthread_cond_timedwait(); else sampled (gil.bpf.h). */
+	    {PY_PROBE_GIL_WAIT, skel->progs.gw_gil_sleep, skel->progs.gw_gil_woken},
 	    {PY_PROBE_SEM_WAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_CLOCKWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_TIMEDWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
@@ -163,7 +176,12 @@ int attach__probes(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t p
 		if ((python_probes[probe].deep && !deep) ||
 		    python_probes[probe].libc == python_binary)
 			continue;
-		if (!t->sym_err[probe]) {
+		if (probe == PY_PROBE_GIL_WAIT && !deep && t->gil) {
+			found->method[probe] = "sampling"; /* gil_wait_sampler.h */
+		} else if (!t->sym_err[probe] && probe == PY_PROBE_GIL_WAIT) {
+			err = attach_gil_sleep(l, t, pid, plan[i].enter, plan[i].exit);
+			found->method[probe] = "libc";
+		} else if (!t->sym_err[probe]) {
 			err = attach_function(l, t, pid, probe,
 					      python_binary ? t->python_file : t->libc_file,
 					      plan[i].enter, plan[i].exit);
@@ -219,43 +237,6 @@ int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 fail:
 	attach__detach(skel, t, a, true);
 	return proc__exited(t->pid) ? -ESRCH : err;
-}
-
-struct site_ctx {
-	uint64_t addr;
-	char path[PATH_MAX];
-	uint64_t offset;
-};
-
-static int find_site(const struct proc_mapping *m, void *arg)
-{
-	struct site_ctx *c = arg;
-
-	if (c->addr < m->start || c->addr >= m->end || m->perms[2] != 'x')
-		return 0;
-	snprintf(c->path, sizeof(c->path), "%s", m->path);
-	c->offset = c->addr - m->start + m->pgoff;
-	return 1;
-}
-
-int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
-			struct gw_attachment *a, uint64_t addr)
-{
-	struct gw_site_key key = {.addr = addr, .pid = t->pid};
-	struct site_ctx c = {.addr = addr};
-	__u32 probed = GW_SITE_PROBED;
-	char file[PATH_MAX];
-	int err;
-
-	if (proc__for_each_mapping(t->pid, find_site, &c) != 1)
-		return -ENOENT;
-	proc__root_path(t->pid, c.path, file, sizeof(file));
-	err = attach_uprobe(&a->links, skel->progs.gw_cond_return, t->pid, file, c.offset, false);
-	if (err)
-		return err;
-	/* Now waits through this site can be timed from their start. */
-	return bpf_map__update_elem(skel->maps.return_sites, &key, sizeof(key), &probed,
-				    sizeof(probed), BPF_EXIST);
 }
 
 void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct gw_attachment *a,

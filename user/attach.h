@@ -56,11 +56,6 @@ void attach__release(struct probe_links *l);
  */
 int attach__target(struct gilwatch_bpf *skel, const struct gw_target *t,
 		   const struct attach_opts *opts, struct gw_attachment *a);
-/* A plain uprobe at a return address an entry probe reported (an
- * instruction boundary by construction): the end of a GIL condvar wait.
- */
-int attach__return_site(struct gilwatch_bpf *skel, const struct gw_target *t,
-			struct gw_attachment *a, uint64_t addr);
 /* now: the process's own probes are gone on return (it ran exec(): they
  * would fire in the new image); otherwise the shared reaper may take them.
  */

@@ -50,6 +50,25 @@ static int on_stack_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static int attach_kernel_probes(struct bpf_loader *b)
+{
+	struct bpf_program *progs[GW_KERNEL_LINKS] = {
+	    b->skel->progs.gw_fork, b->skel->progs.gw_exit, b->skel->progs.gw_exec,
+	    b->skel->progs.gw_signal_deliver};
+	int i, err;
+
+	for (i = 0; i < GW_KERNEL_LINKS; i++) {
+		b->kernel_links[i] = bpf_program__attach(progs[i]);
+		if (!b->kernel_links[i]) {
+			err = -errno;
+			gw_err("cannot attach %s: %s", bpf_program__section_name(progs[i]),
+			       strerror(errno));
+			return err;
+		}
+	}
+	return 0;
+}
+
 int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts)
 {
 	int err;
@@ -70,15 +89,9 @@ int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts)
 		       strerror(errno));
 		goto fail;
 	}
-	b->tp_links[0] = bpf_program__attach(b->skel->progs.gw_fork);
-	b->tp_links[1] = bpf_program__attach(b->skel->progs.gw_exit);
-	b->tp_links[2] = bpf_program__attach(b->skel->progs.gw_exec);
-	b->tp_links[3] = bpf_program__attach(b->skel->progs.gw_signal_deliver);
-	if (!b->tp_links[0] || !b->tp_links[1] || !b->tp_links[2] || !b->tp_links[3]) {
-		err = -errno;
-		gw_err("cannot attach sched and signal tracepoints: %s", strerror(errno));
+	err = attach_kernel_probes(b);
+	if (err)
 		goto fail;
-	}
 	b->events = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_event, b, NULL);
 	b->stacks =
 	    ring_buffer__new(bpf_map__fd(b->skel->maps.stack_events), on_stack_event, b, NULL);
@@ -99,8 +112,8 @@ void bpf_loader__close(struct bpf_loader *b)
 
 	ring_buffer__free(b->events);
 	ring_buffer__free(b->stacks);
-	for (i = 0; i < sizeof(b->tp_links) / sizeof(b->tp_links[0]); i++)
-		bpf_link__destroy(b->tp_links[i]);
+	for (i = 0; i < GW_KERNEL_LINKS; i++)
+		bpf_link__destroy(b->kernel_links[i]);
 	gilwatch_bpf__destroy(b->skel);
 	memset(b, 0, sizeof(*b));
 }

@@ -24,9 +24,12 @@ struct bpf_loader_opts {
 	void *ctx;
 };
 
+/* Machine-wide: the sched and signal tracepoints. */
+#define GW_KERNEL_LINKS 4
+
 struct bpf_loader {
 	struct gilwatch_bpf *skel;
-	struct bpf_link *tp_links[4];
+	struct bpf_link *kernel_links[GW_KERNEL_LINKS];
 	struct ring_buffer *events, *stacks;
 	struct bpf_loader_opts opts;
 };

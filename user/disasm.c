@@ -54,6 +54,7 @@ static int decoder__branches(struct decoder *d, const uint8_t *code, size_t len,
 			continue;
 		if (x->op_count != 1)
 			continue;
+		b.next = addr;
 		if (op->type == X86_OP_IMM)
 			b.target = op->imm;
 		else if (op->type == X86_OP_MEM && op->mem.base == X86_REG_RIP &&

@@ -18,6 +18,7 @@ enum disasm_branch_kind {
 struct disasm_branch {
 	enum disasm_branch_kind kind;
 	uint64_t insn;	 /* where the instruction is */
+	uint64_t next;	 /* where the one after it is */
 	uint64_t target; /* a direct branch's destination, else 0 */
 	uint64_t slot;	 /* an indirect one through [rip + disp]: that address, else 0 */
 };

@@ -53,12 +53,19 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	s->skel = skel;
 	s->opts = *opts;
 	snapshot__init(&s->snap, t->pid);
+	s->rand = 0x9e3779b97f4a7c15ull ^ (uint64_t)t->pid;
 	/* A container's cgroup is set before it runs: once is enough. */
 	cgroup_labels__read(t->pid, &s->labels);
 	err = attach__target(skel, &s->target, &aopts, &s->attachment);
 	if (err) {
 		free(s);
 		return err;
+	}
+	if (!opts->deep && s->target.gil) {
+		err = gil_wait_sampler__open(&s->gil_waits, skel, t->pid);
+		if (err)
+			gw_info("pid %d: GIL waits not sampled: %s (task iterators need Linux 6.1+)",
+				t->pid, strerror(-err));
 	}
 	s->report =
 	    (struct report){.out = opts->out,
@@ -68,7 +75,6 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 			    .target = &s->target,
 			    .labels = &s->labels,
 			    .lock_sites_fd = opts->deep ? bpf_map__fd(skel->maps.lock_sites) : -1};
-	/* Modules are loaded now, not while a frozen process waits. */
 	s->stacks_ready = !stack_collector__init(&s->stacks, &s->target);
 	if (s->stacks_ready) {
 		s->report.stacks = &s->stacks;
@@ -89,6 +95,7 @@ void session__close(struct session *s, bool detach_now)
 {
 	if (!s)
 		return;
+	gil_wait_sampler__close(&s->gil_waits);
 	attach__detach(s->skel, &s->target, &s->attachment, detach_now);
 	event_stacks__destroy(&s->event_stacks);
 	if (s->stacks_ready)
@@ -104,19 +111,6 @@ static void on_fork(struct session *s, const struct gw_event *e)
 	/* The parent's threads now, a moment after the fork. */
 	if (f)
 		f->n = thread_view__read(s->skel, &s->target, f->views, GW_MAX_VIEWS);
-}
-
-static void on_return_site(struct session *s, const struct gw_event *e)
-{
-	int err = attach__return_site(s->skel, &s->target, &s->attachment, e->addr);
-
-	/* Not retried: a failure here (no such mapping) would repeat on every
-	 * 5 ms wait slice. Waits through the site go unmeasured.
-	 */
-	if (err && err != -ESRCH) /* ESRCH: the process is exiting */
-		gw_info("pid %d: cannot probe a GIL wait return site (0x%llx): %s; GIL waits "
-			"through it are not measured",
-			s->target.pid, (unsigned long long)e->addr, strerror(-err));
 }
 
 static void on_hazard_gc_in_frames(struct session *s, const struct gw_event *e)
@@ -156,9 +150,6 @@ void session__event(struct session *s, const struct gw_event *e)
 	case GW_EV_EXEC:
 		forks__exec(&s->forks, e->addr);
 		children__forget(&s->children, e->addr);
-		return;
-	case GW_EV_RETURN_SITE:
-		on_return_site(s, e);
 		return;
 	case GW_EV_CRASH:
 		event_stacks__crash_without_stacks(&s->event_stacks, e);
@@ -309,11 +300,21 @@ static pid_t sample_gil(struct session *s, uint64_t now)
 	uint64_t weight = now - s->last_sample_ns;
 	pid_t holder;
 
-	holder = snapshot__sample_gil(&s->snap, &s->target,
-				      !s->last_sample_ns || weight > IDLE_CHECK_NS ? IDLE_CHECK_NS
-										   : weight);
+	/* The first sample stands for one period. */
+	if (!s->last_sample_ns)
+		weight = s->busy ? GIL_SAMPLE_NS : CHECK_NS;
+	else if (weight > IDLE_CHECK_NS)
+		weight = IDLE_CHECK_NS;
+	holder = snapshot__sample_gil(&s->snap, &s->target, weight);
+	gil_wait_sampler__sample(&s->gil_waits, weight, holder);
 	s->last_sample_ns = now;
-	s->next_sample_ns = now + GIL_SAMPLE_NS;
+	/* Jittered, 5-15 ms: a steady 10 ms would alias with the 5 ms switch
+	 * interval and find the same thread holding the GIL every time.
+	 */
+	s->rand ^= s->rand << 13;
+	s->rand ^= s->rand >> 7;
+	s->rand ^= s->rand << 17;
+	s->next_sample_ns = now + GIL_SAMPLE_NS / 2 + s->rand % GIL_SAMPLE_NS;
 	return holder;
 }
 

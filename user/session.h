@@ -14,6 +14,7 @@
 #include "detect.h"
 #include "event_stacks.h"
 #include "forks.h"
+#include "gil_wait_sampler.h"
 #include "lock_order.h"
 #include "report.h"
 #include "snapshot.h"
@@ -41,6 +42,7 @@ struct session {
 	struct session_opts opts;
 	struct gw_attachment attachment;
 	struct proc_snapshot snap;
+	struct gil_wait_sampler gil_waits; /* default mode */
 	struct report report;
 	struct detector detector;
 	struct stall_detector stall;
@@ -61,6 +63,7 @@ struct session {
 	uint64_t next_sample_ns, next_scan_ns, next_check_ns, last_sample_ns;
 	uint64_t next_full_check_ns; /* of an idle process */
 	uint64_t cpu_ticks; /* the process's CPU time at the last check */
+	uint64_t rand;	    /* xorshift state: sample jitter */
 	bool busy;	    /* it used CPU between the last two checks */
 	bool quiet;	    /* at the last full check: see session.c */
 	bool exited;

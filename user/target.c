@@ -67,6 +67,8 @@ static void resolve_libc(struct gw_target *t)
 			t->sym_err[i] =
 			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
 	}
+	if (!t->sym_err[PY_PROBE_GIL_WAIT])
+		t->sym_err[PY_PROBE_GIL_WAIT] = libc_condvar__find_sleep(&ef, &t->gil_sleep);
 	/* libthread_db's descriptor of struct pthread's tid: {bits, count, offset}. */
 	if (!elf_file__find_symbol(&ef, "_thread_db_pthread_tid", &sym) &&
 	    !elf_file__read(&ef, sym.vaddr, desc, sizeof(desc)))

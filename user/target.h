@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <sys/types.h>
+#include "libc_condvar.h"
 #include "python_build.h"
 
 struct gw_target {
@@ -40,6 +41,7 @@ struct gw_target {
 		uint64_t start, end;
 	} known[4];
 	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
+	struct condvar_sleep gil_sleep; /* where a GIL wait sleeps (gil_wait probe) */
 };
 
 /* -ESRCH: no such process; -ECHILD: pid is a thread of process t->tgid;

@@ -58,13 +58,18 @@ def test_frames(python, label):
 
 
 def test_contention(python, label):
+    """Two threads that each want the GIL for a second: whoever holds it, the
+    other waits, about a second in all. The default mode samples waiters
+    (docs/probes.md): the total is an estimate, a short wait may go unseen."""
     events, facts, _ = watch(python, "gil_contention.py")
     s = summary_of(events)
     rows = {t["tid"]: t for t in s["threads"]}
     for tid in facts["tids"]:
         check(tid in rows, "thread %d missing from the summary" % tid)
-        check(rows[tid]["gil_wait_ns"] > 0 and rows[tid]["gil_waits"] > 0,
-              "thread %d shows no GIL wait: %s" % (tid, rows[tid]))
+    waited = sum(rows[tid]["gil_wait_ns"] for tid in facts["tids"]) / 1e9
+    check(0.5 <= waited <= 1.5, "the spinning threads waited %.3f s for the GIL in all, "
+          "expected about 1 s: %s" % (waited, [rows[t] for t in facts["tids"]]))
+    check(sum(rows[tid]["gil_waits"] for tid in facts["tids"]) > 0, "no GIL wait counted")
     check(sum(s["gil_wait_hist"][i]["count"] for i in range(len(s["gil_wait_hist"]))) > 0,
           "empty GIL wait histogram")
     share = sum(rows[t]["gil_share"] for t in facts["tids"])

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Default mode's GIL waits: a task iterator over one process's threads
+ * (gil.bpf.h, gw_sample_gil_waits) run at each GIL sample. No probe in the
+ * target: a uprobe hit costs ~13 us here, and timing every wait made a
+ * threaded service 1.4-1.7x slower. --deep times each wait instead.
+ */
+#ifndef GW_GIL_WAIT_SAMPLER_H
+#define GW_GIL_WAIT_SAMPLER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct gilwatch_bpf;
+struct bpf_link;
+
+struct gil_wait_sampler {
+	struct gilwatch_bpf *skel;
+	struct bpf_link *link; /* NULL: not sampling */
+	uint64_t runs, failures;
+};
+
+/* -errno if the iterator cannot be attached (the kernel lacks task
+ * iterators with a pid filter, 6.1+).
+ */
+int gil_wait_sampler__open(struct gil_wait_sampler *s, struct gilwatch_bpf *skel, pid_t pid);
+/* One sample of pid's threads, standing for weight_ns each; holder: the
+ * GIL's holder now (0 if none or unknown).
+ */
+void gil_wait_sampler__sample(struct gil_wait_sampler *s, uint64_t weight_ns, pid_t holder);
+void gil_wait_sampler__close(struct gil_wait_sampler *s);
+
+#endif
