@@ -134,6 +134,7 @@ test: deps
 	$(MAKE) all unit fuzz
 	$(MAKE) integration
 	$(MAKE) test-asan
+	$(MAKE) bench-smoke
 
 # Unit tests, then the integration tests on two builds, with the user space
 # built with ASan and UBSan (any report fails the run) in build-asan/.

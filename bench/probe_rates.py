@@ -8,7 +8,9 @@ under `gilwatch agent`, and for the agent run prints, per BPF program, its
 runs per second of the workload's measured phase and the average time
 inside the program (kernel.bpf_stats_enabled is switched on for the
 measured phase only, then set back). The cost of a uprobe hit is mostly
-the trap, not the program: runs/s x ~1 us (BRIEF §4) estimates it.
+the trap, not the program: the last line divides the workload's extra CPU
+time by the uprobe hits (programs run in the target's threads; tracepoints
+and the GIL-wait task iterator, which runs in the agent, left out).
 Needs root. Diagnosis tool, not part of `make bench`.
 """
 import argparse
@@ -33,6 +35,9 @@ def progs():
     return json.loads(out or "[]")
 
 
+# Not run in the target's threads by a trap: tracepoints, and the GIL-wait
+# task iterator (the agent's own read()).
+NOT_UPROBES = {"gw_fork", "gw_exit", "gw_exec", "gw_signal_deliver", "gw_sample_gil_waits"}
 OWN = set()  # ids of the programs our agent loaded (bpftool here names no pids)
 OLD_IDS = set()  # ids loaded before our agent started
 
@@ -117,17 +122,22 @@ def main():
               args.workload, scale, facts["python"], bare["wall_s"], bare["cpu_s"],
               "deep" if args.deep else "agent", wall, wall / bare["wall_s"], facts["cpu_s"],
               facts["cpu_s"] / bare["cpu_s"], 100 * agent_cpu / wall))
-    print("  %-28s %12s %10s %14s" % ("BPF program", "runs/s", "avg ns", "est. us/s @1us"))
-    rows = []
+    print("  %-28s %12s %10s" % ("BPF program", "runs/s", "avg ns"))
+    rows, hits = [], 0
     for name, (cnt, ns) in after.items():
         c0, n0 = before.get(name, (0, 0))
         dc, dn = cnt - c0, ns - n0
         if dc:
             rows.append((dc / wall, dn / dc, name))
+            hits += dc if name not in NOT_UPROBES else 0
     for rate, avg, name in sorted(rows, reverse=True):
-        print("  %-28s %12.0f %10.0f %14.0f" % (name, rate, avg, rate))
+        print("  %-28s %12.0f %10.0f" % (name, rate, avg))
     print("  (the agent's programs, machine-wide: hits in other processes of the probed "
           "binaries (libc!) included)")
+    if hits:
+        extra = facts["cpu_s"] - bare["cpu_s"]  # same workload, same scale
+        print("  uprobe hits %d: the workload's extra CPU %.3f s, %.1f us per hit"
+              % (hits, extra, 1e6 * extra / hits))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@
 #define GW_GIL_BPF_H
 
 /* ---- Default mode: GIL waiters sampled, no probe in the target ----
- * A uprobe hit costs ~13 us on the machines gilwatch is tested on (trap,
- * single-step, in a VM): timing each wait took two per 5 ms slice, and a
- * threaded service ran 1.4-1.7x slower (bench/). Instead user space runs
+ * In a threaded service a uprobe hit cost ~15 us of its CPU here, not the
+ * ~1 us of a single thread (bench/probe_rates.py): timing each wait took two
+ * per 5 ms slice, and the service ran 1.4-1.8x slower. Instead user space runs
  * this task iterator over one watched process, 100 times a second while it
  * uses CPU: a thread asleep in futex() on the GIL's condvar waits for the
  * GIL now, and each such sample stands for the time since the last one; the

@@ -72,6 +72,9 @@ int BPF_PROG(gw_exit, struct task_struct *task)
 	ts = bpf_map_lookup_elem(&thread_state, &tid);
 	if (ts && ts->frames_start)
 		frames_leave(ts, proc_stats_get(pid));
+	/* A sampled GIL wait ends with its thread (gil.bpf.h). */
+	if (ts && ts->gil_wait_sampled)
+		gil_wait_ended(pid, tid, ts->gil_wait_sampled);
 	bpf_map_delete_elem(&thread_state, &tid);
 	tst = bpf_map_lookup_elem(&thread_stats, &tid);
 	if (tst)

@@ -419,6 +419,9 @@ int agent__run(const struct agent_opts *opts)
 		free(a);
 		return GW_EXIT_ERROR;
 	}
+	/* Before the HTTP server: the threads it reports are all there. */
+	if (!link_reaper__start(&a->reaper))
+		a->shared.reaper = &a->reaper;
 	err = http_server__start(&a->http, opts->listen, &a->events);
 	if (err) {
 		gw_err("cannot listen on %s: %s", opts->listen,
@@ -438,8 +441,6 @@ int agent__run(const struct agent_opts *opts)
 		goto out_http;
 	}
 	a->shared.deep = opts->detection.deep;
-	if (!link_reaper__start(&a->reaper))
-		a->shared.reaper = &a->reaper;
 	a->so = (struct session_opts){.deep = opts->detection.deep,
 				      .shared = &a->shared,
 				      .json = true,
@@ -459,6 +460,7 @@ int agent__run(const struct agent_opts *opts)
 out_http:
 	http_server__stop(&a->http);
 out_log:
+	link_reaper__stop(&a->reaper);
 	event_log__destroy(&a->events);
 	metrics_text__free(&a->text);
 	free(a);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Default mode's GIL waits: a task iterator over one process's threads
  * (gil.bpf.h, gw_sample_gil_waits) run at each GIL sample. No probe in the
- * target: a uprobe hit costs ~13 us here, and timing every wait made a
- * threaded service 1.4-1.7x slower. --deep times each wait instead.
+ * target: timing every wait with uprobes made a threaded service 1.4-1.8x
+ * slower (bench/). --deep times each wait instead.
  */
 #ifndef GW_GIL_WAIT_SAMPLER_H
 #define GW_GIL_WAIT_SAMPLER_H

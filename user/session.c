@@ -130,6 +130,13 @@ void session__event(struct session *s, const struct gw_event *e)
 	switch (e->type) {
 	case GW_EV_THREAD_START:
 		snapshot__thread_started(&s->snap, e->tid);
+		/* A thread starting is work starting: sample it from now on,
+		 * not from the next look at the process's CPU time.
+		 */
+		if (!s->busy) {
+			s->busy = true;
+			s->next_sample_ns = 0;
+		}
 		break;
 	case GW_EV_THREAD_END:
 		row = snapshot__thread(&s->snap, e->tid);

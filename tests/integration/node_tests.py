@@ -3,6 +3,7 @@ namespaces and cgroups (container labels), one probe set per binary,
 --match/--exclude.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,9 +33,10 @@ def perf_links(pid):
 
 
 def binary_links(attach):
-    """Links on the CPython binary itself: entry and return per probe found."""
+    """Links on the CPython binary itself: entry and return per probe found
+    (libc's are per process; sampled GIL waits have none)."""
     return 2 * sum(1 for p in attach["probes"].values()
-                   if p.get("method") not in (None, "libc"))
+                   if p.get("method") not in (None, "libc", "sampling"))
 
 
 def test_agent_container(gilwatch):
@@ -129,6 +131,34 @@ def test_agent_shell_becomes_python(gilwatch):
         attach = wait_for("the shell turned Python", lambda: agent.attach_record(w.pid), 10)
         found_s = (attach["time_ns"] - execed_ns) / 1e9
         check(found_s < 2.0, "watched %.2f s after its exec" % found_s)
+    finally:
+        cleanup(agent, [w], tmp)
+
+
+def test_agent_python_execs_python(gilwatch):
+    """A watched Python that execs another Python (same pid) is a new image:
+    the agent lets the old one go at the exec (its own probes detached at
+    once, its series dropped) and watches the new one, whose collections
+    are then counted exactly."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-reexec-")
+    agent, w = None, None
+    py311 = os.path.join(pyenv_root(), "versions", "3.11.7", "bin", "python3.11")
+    try:
+        agent = Agent(gilwatch, tmp)
+        w = Workload(os.path.join(PY312, "bin", "python3.12"), tmp, "reexec", launcher=(
+            py311, "-c", "import os, sys, time; time.sleep(3); os.execv(sys.argv[1], sys.argv[1:])"))
+        first = wait_for("the first image watched", lambda: agent.attach_record(w.pid), 10)
+        check(first["python_version"].startswith("3.11"), "first attach %s" % first)
+
+        def second():
+            return next((e for e in agent.events() if e["event"] == "attach" and
+                         e["pid"] == w.pid and e["python_version"].startswith("3.12")), None)
+        wait_for("the new image watched", second, 15)
+        _, text = run_and_compare_gc(agent, [w])
+        versions = {re.search(r'python_version="([^"]*)"', k).group(1)
+                    for k in series(text, "gilwatch_gc_collections_total")
+                    if 'pid="%d"' % w.pid in k}
+        check(versions == {"3.12.1"}, "series of pid %d after its exec: %s" % (w.pid, versions))
     finally:
         cleanup(agent, [w], tmp)
 

@@ -691,6 +691,8 @@ def main():
          functools.partial(node_tests.test_agent_kill9_and_restart, GILWATCH)),
         ("test_agent_shell_becomes_python",
          functools.partial(node_tests.test_agent_shell_becomes_python, GILWATCH)),
+        ("test_agent_python_execs_python",
+         functools.partial(node_tests.test_agent_python_execs_python, GILWATCH)),
         ("test_stripped_same_verdict 3.11",
          functools.partial(stripped_tests.test_stripped_same_verdict, GILWATCH)),
         ("test_deploy_yamllint", deploy_tests.test_yamllint),

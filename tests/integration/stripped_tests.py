@@ -89,9 +89,10 @@ def test_stripped_same_events(gilwatch, version):
             run.test_frames(python, label)
             check_methods(attaches[-1], current_frames="dynsym", current_exceptions="dynsym")
         run.test_contention(python, label)
-        check_methods(attaches[-1], gil_wait="libc")
+        check_methods(attaches[-1], gil_wait="sampling")
         run.test_deep(python, label)
-        check_methods(attaches[-1], gc="disasm", take_gil="disasm", drop_gil="disasm")
+        check_methods(attaches[-1], gc="disasm", take_gil="disasm", drop_gil="disasm",
+                      gil_wait="libc")
 
 
 def test_stripped_same_verdict(gilwatch):
