@@ -26,8 +26,8 @@ __u32 gil_sample_holder = 0;
 
 /* pthread_cond_t: the futex words a waiter sleeps on lie inside it. */
 #define GW_COND_BYTES 48
-#define GW_NR_FUTEX 202 /* x86-64 */
-#define GW_TASK_SLEEPING 3 /* TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE */
+#define GW_NR_FUTEX 202	       /* x86-64 */
+#define GW_TASK_SLEEPING 3     /* TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE */
 #define GW_FUTEX_WAIT_BITSET 9 /* what glibc's condvars wait with */
 #define GW_FUTEX_CMD_MASK 0x7f
 /* A woken waiter that is not the GIL holder is checking the GIL between two
@@ -163,7 +163,6 @@ int BPF_KPROBE(gw_gil_woken)
 	__u64 id = bpf_get_current_pid_tgid(), now, dur;
 	__u32 pid = id >> 32, tid = (__u32)id;
 	struct gw_thread_stats *tst;
-	struct gw_proc_stats *ps;
 	struct gw_thread_state *ts;
 	struct gw_proc_cfg *cfg;
 	int locked = 1;
@@ -188,12 +187,8 @@ int BPF_KPROBE(gw_gil_woken)
 	if (tst) {
 		tst->gil_wait_ns += dur;
 		tst->gil_waits++;
-		if (dur > tst->gil_wait_max_ns)
-			tst->gil_wait_max_ns = dur;
 	}
-	ps = proc_stats_get(pid);
-	if (ps)
-		__sync_fetch_and_add(&ps->gil_wait_hist[hist_slot(dur)], 1);
+	gil_wait_ended(pid, tid, dur);
 	return 0;
 }
 

@@ -356,7 +356,8 @@ static void run_loop(struct agent *a)
 	const struct agent_opts *o = a->opts;
 	uint64_t start = monotonic_ns(), now, next_discover = start, next_render = start;
 	uint64_t interval = (uint64_t)(o->interval_s * 1e9), next_summary = start + interval;
-	uint64_t end = o->detection.duration_s > 0 ? start + o->detection.duration_s * 1e9 : UINT64_MAX;
+	uint64_t end =
+	    o->detection.duration_s > 0 ? start + o->detection.duration_s * 1e9 : UINT64_MAX;
 	uint64_t next;
 	size_t i;
 
@@ -454,7 +455,8 @@ int agent__run(const struct agent_opts *opts)
 	for (i = 0; i < a->nsessions; i++)
 		session__close(a->sessions[i], false);
 	if (link_reaper__pending(&a->reaper))
-		gw_info("agent: detaching %zu probes (~0.1 s each)", link_reaper__pending(&a->reaper));
+		gw_info("agent: detaching %zu probes (~0.1 s each)",
+			link_reaper__pending(&a->reaper));
 	link_reaper__stop(&a->reaper);
 	bpf_loader__close(&a->bpf);
 out_http:

@@ -42,9 +42,9 @@ struct native_unwinder {
 	Dwfl *dwfl;
 	/* Files are opened through it: still there once the process is gone. */
 	struct proc_root root;
-	char *maps;		/* the modules reported come from this copy */
+	char *maps;		 /* the modules reported come from this copy */
 	uint64_t maps_signature; /* of its executable mappings */
-	bool loaded;		/* every reported module prepared */
+	bool loaded;		 /* every reported module prepared */
 	uint64_t last_use_ns;
 	/* The Dwfl's architecture comes from this header, not from a module
 	 * that a refresh could unload under it.

@@ -254,7 +254,8 @@ int proc__cpu(pid_t pid, pid_t tid, char *state, uint64_t *ticks)
 	char buf[1024];
 
 	if (proc__stat(pid, tid, buf, sizeof(buf)) ||
-	    sscanf(buf, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut, &st) != 3)
+	    sscanf(buf, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut, &st) !=
+		3)
 		return -ESRCH;
 	*ticks = ut + st;
 	return 0;

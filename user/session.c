@@ -64,8 +64,9 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	if (!opts->deep && s->target.gil) {
 		err = gil_wait_sampler__open(&s->gil_waits, skel, t->pid);
 		if (err)
-			gw_info("pid %d: GIL waits not sampled: %s (task iterators need Linux 6.1+)",
-				t->pid, strerror(-err));
+			gw_info(
+			    "pid %d: GIL waits not sampled: %s (task iterators need Linux 6.1+)",
+			    t->pid, strerror(-err));
 	}
 	s->report =
 	    (struct report){.out = opts->out,
@@ -282,8 +283,7 @@ static bool look_at_process(struct session *s)
 	uint64_t ticks;
 	char state;
 
-	if (proc__cpu(s->target.pid, s->target.pid, &state, &ticks) || state == 'Z' ||
-	    state == 'X')
+	if (proc__cpu(s->target.pid, s->target.pid, &state, &ticks) || state == 'Z' || state == 'X')
 		return false;
 	s->busy = ticks != s->cpu_ticks;
 	s->cpu_ticks = ticks;
@@ -340,8 +340,8 @@ static void scan_for_deadlock(struct session *s, uint64_t now)
 		s->snap.deadlocks = s->detector.deadlocks;
 		report__deadlock(&s->report, &cycle, s->detector.scanned_ns);
 	}
-	s->next_scan_ns = s->detector.next_scan_ns > now + DETECT_NS ? s->detector.next_scan_ns
-								      : now + DETECT_NS;
+	s->next_scan_ns =
+	    s->detector.next_scan_ns > now + DETECT_NS ? s->detector.next_scan_ns : now + DETECT_NS;
 }
 
 void session__tick(struct session *s, uint64_t now)

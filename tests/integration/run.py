@@ -96,6 +96,9 @@ def test_deep(python, label):
         check(rows[tid]["gil_hold_ns"] > 100_000_000,
               "thread %d held the GIL %d ns under --deep" % (tid, rows[tid]["gil_hold_ns"]))
         check(rows[tid]["gil_acquires"] > 0, "no acquisitions for %d" % tid)
+        # Each wait timed at the futex call inside pthread_cond_timedwait.
+        check(rows[tid]["gil_waits"] > 0 and rows[tid]["gil_wait_ns"] > 0,
+              "thread %d: no GIL wait timed under --deep: %s" % (tid, rows[tid]))
     check(s["gil_handoffs"] >= 2, "gil_handoffs %d" % s["gil_handoffs"])
 
 

@@ -290,11 +290,13 @@ static void test_snapshot(void **state)
 	 * process's refresh keeps them.
 	 */
 	assert_int_equal(native_unwinder__refresh(late), -ESRCH);
-	assert_int_equal(native_unwinder__snapshot(late, c.pid, &regs, stack, len, regs.sp, &st), 0);
+	assert_int_equal(native_unwinder__snapshot(late, c.pid, &regs, stack, len, regs.sp, &st),
+			 0);
 	assert_chain(&st);
 	native_unwinder__trim(late, 0);
 	assert_int_equal(native_unwinder__refresh(late), -ESRCH);
-	assert_int_equal(native_unwinder__snapshot(late, c.pid, &regs, stack, len, regs.sp, &st), 0);
+	assert_int_equal(native_unwinder__snapshot(late, c.pid, &regs, stack, len, regs.sp, &st),
+			 0);
 	assert_chain(&st);
 	native_unwinder__free(late);
 	/* ...and without a copy it stops at once, truncated. */
