@@ -67,7 +67,9 @@ def test_contention(python, label):
     for tid in facts["tids"]:
         check(tid in rows, "thread %d missing from the summary" % tid)
     waited = sum(rows[tid]["gil_wait_ns"] for tid in facts["tids"]) / 1e9
-    check(0.5 <= waited <= 1.5, "the spinning threads waited %.3f s for the GIL in all, "
+    # Seen 0.43-1.1 s in suite runs on a 2-core VM: a waiter woken and not
+    # yet running is not counted (docs/probes.md). A broken sampler gives ~0.
+    check(0.25 <= waited <= 1.5, "the spinning threads waited %.3f s for the GIL in all, "
           "expected about 1 s: %s" % (waited, [rows[t] for t in facts["tids"]]))
     check(sum(rows[tid]["gil_waits"] for tid in facts["tids"]) > 0, "no GIL wait counted")
     check(sum(s["gil_wait_hist"][i]["count"] for i in range(len(s["gil_wait_hist"]))) > 0,
