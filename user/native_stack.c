@@ -17,10 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/user.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +26,7 @@
 #include "log.h"
 #include "native_stack.h"
 #include "proc.h"
+#include "thread_stop.h"
 
 /* DWARF x86-64 register numbers: rax, rdx, rcx, rbx, rsi, rdi, rbp, rsp,
  * r8-r15, then the return address column (rip).
@@ -35,7 +34,6 @@
 enum { DW_RBX = 3, DW_RBP = 6, DW_RSP = 7, DW_R12 = 12, DW_R13, DW_R14, DW_R15, DW_RIP, DW_NREGS };
 
 #define MEM_PAGE 4096
-#define STOP_TIMEOUT_NS (100 * 1000 * 1000ull)
 
 struct native_unwinder {
 	pid_t pid;
@@ -76,9 +74,7 @@ struct native_unwinder {
 	bool page_valid;
 	uint8_t page[MEM_PAGE];
 
-	/* Threads seized whose stop did not come in time: detached once it does. */
-	pid_t *pending;
-	size_t n_pending, cap_pending;
+	struct thread_stop stopped;
 };
 
 /* Opens target files through /proc/PID/root: a target in another mount
@@ -331,105 +327,6 @@ static void symbolize_all(struct native_unwinder *u, struct native_stack *st)
 		symbolize(u, u->activation[i], &st->f[i]);
 }
 
-/* Whether tid is a thread of the process. */
-static bool has_thread(pid_t pid, pid_t tid)
-{
-	char path[64];
-
-	if (tid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
-	return access(path, F_OK) == 0;
-}
-
-static bool pending_remove(struct native_unwinder *u, pid_t tid)
-{
-	size_t i;
-
-	for (i = 0; i < u->n_pending; i++) {
-		if (u->pending[i] == tid) {
-			u->pending[i] = u->pending[--u->n_pending];
-			return true;
-		}
-	}
-	return false;
-}
-
-static int pending_add(struct native_unwinder *u, pid_t tid)
-{
-	pid_t *p;
-
-	if (u->n_pending == u->cap_pending) {
-		p = realloc(u->pending, (u->cap_pending * 2 + 4) * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		u->pending = p;
-		u->cap_pending = u->cap_pending * 2 + 4;
-	}
-	u->pending[u->n_pending++] = tid;
-	return 0;
-}
-
-/* One look for the stop of a seized thread: 1 stopped (*sig: a signal it
- * was about to get, to pass on at detach), 0 not yet, -ESRCH gone.
- */
-static int poll_stop(pid_t tid, int *sig)
-{
-	int status;
-	pid_t r;
-
-	r = waitpid(tid, &status, __WALL | WNOHANG);
-	if (r == 0 || (r < 0 && errno == EINTR))
-		return 0;
-	if (r < 0 || !WIFSTOPPED(status))
-		return -ESRCH;
-	/* PTRACE_EVENT_STOP: our interrupt or a group-stop, which stays in
-	 * effect after detach; otherwise a signal-delivery-stop.
-	 */
-	*sig = (status >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
-	return 1;
-}
-
-static int wait_stop(pid_t tid, int *sig)
-{
-	uint64_t deadline = monotonic_ns() + STOP_TIMEOUT_NS;
-	struct timespec nap = {0, 20 * 1000};
-	int ret;
-
-	for (;;) {
-		ret = poll_stop(tid, sig);
-		if (ret)
-			return ret < 0 ? ret : 0;
-		if (monotonic_ns() >= deadline)
-			return -ETIMEDOUT;
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 1000 * 1000)
-			nap.tv_nsec *= 2;
-	}
-}
-
-/* Detaches the threads whose late stop has come (or that are gone). A
- * tracee can only be detached while stopped, so this is all we can do.
- */
-static void reap_pending(struct native_unwinder *u)
-{
-	size_t i = 0;
-	int sig = 0, ret;
-
-	while (i < u->n_pending) {
-		pid_t tid = u->pending[i];
-
-		ret = poll_stop(tid, &sig);
-		if (ret == 0) {
-			i++;
-			continue;
-		}
-		if (ret > 0)
-			ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
-		u->pending[i] = u->pending[--u->n_pending];
-	}
-}
-
 /* Everything an unwind may need is loaded here, so that nothing slow
  * happens while a thread is stopped.
  */
@@ -466,41 +363,19 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
 		return -EINVAL;
 	out->n = 0;
 	out->truncated = 0;
-	reap_pending(u);
-	if (!has_thread(u->pid, tid))
-		return -ESRCH;
+	thread_stop__reap(&u->stopped);
+	/* Nothing slow while the thread is stopped. */
 	load_modules(u);
-	/* Still seized from a call that timed out: its stop may come now. */
-	if (!pending_remove(u, tid)) {
-		if (ptrace(PTRACE_SEIZE, tid, NULL, NULL))
-			return -errno;
-		/* Fails only for a thread that is exiting: the wait below then
-		 * collects its exit, which a tracer must (or it stays a zombie).
-		 */
-		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
-	}
-	ret = wait_stop(tid, &sig);
-	if (ret == -ETIMEDOUT) {
-		gw_debug("thread %d/%d did not stop within 100 ms", u->pid, tid);
-		if (pending_add(u, tid))
-			gw_debug("thread %d/%d stays seized until gilwatch exits", u->pid, tid);
-		return ret;
-	}
+	ret = thread_stop__stop(&u->stopped, u->pid, tid, &r, &sig);
 	if (ret)
 		return ret;
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
-		ret = -errno;
-		goto detach;
-	}
 	memcpy(u->regs,
 	       (Dwarf_Word[DW_NREGS]){r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8,
 				      r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rip},
 	       sizeof(u->regs));
 	u->regs_known = (1u << DW_NREGS) - 1;
 	ret = unwind(u, tid, out);
-detach:
-	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig))
-		gw_debug("detaching thread %d/%d: %s", u->pid, tid, strerror(errno));
+	thread_stop__release(u->pid, tid, sig);
 	if (!ret)
 		symbolize_all(u, out);
 	return ret;
@@ -577,7 +452,7 @@ int native_unwinder__refresh(struct native_unwinder *u)
 
 	if (!u)
 		return -EINVAL;
-	reap_pending(u);
+	thread_stop__reap(&u->stopped);
 	ret = proc__maps(u->pid, &maps);
 	if (ret)
 		return ret == -ENOENT ? -ESRCH : ret;
@@ -663,13 +538,12 @@ void native_unwinder__free(struct native_unwinder *u)
 {
 	if (!u)
 		return;
-	reap_pending(u);
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
 	if (u->arch_elf)
 		elf_end(u->arch_elf);
 	proc_root__close(&u->root);
 	free(u->maps);
-	free(u->pending);
+	thread_stop__free(&u->stopped);
 	free(u);
 }

@@ -183,41 +183,50 @@ int proc__cmdline(pid_t pid, char *buf, size_t len)
 	return 0;
 }
 
-void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
-{
-	char link[64], root[PATH_MAX];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/root", pid);
-	n = readlink(link, root, sizeof(root) - 1);
-	if (n > 1 && (size_t)n < sizeof(root)) {
-		root[n] = '\0';
-		if (!strncmp(path, root, n) && path[n] == '/')
-			path += n;
-	}
-	snprintf(out, len, "/proc/%d/root%s", pid, path);
-}
-
-int proc_root__open(struct proc_root *r, pid_t pid)
+/* How /proc/PID/maps spells the target's root ("" for "/"): the prefix of
+ * a chrooted target's paths.
+ */
+static size_t root_prefix(pid_t pid, char *buf, size_t len)
 {
 	char link[64];
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	n = readlink(link, buf, len - 1);
+	n = n > 1 && (size_t)n < len - 1 ? n : 0;
+	buf[n] = '\0';
+	return n;
+}
+
+static const char *strip_prefix(const char *path, const char *prefix, size_t n)
+{
+	return n && !strncmp(path, prefix, n) && path[n] == '/' ? path + n : path;
+}
+
+void proc__root_path(pid_t pid, const char *path, char *out, size_t len)
+{
+	char root[PATH_MAX];
+	size_t n = root_prefix(pid, root, sizeof(root));
+
+	snprintf(out, len, "/proc/%d/root%s", pid, strip_prefix(path, root, n));
+}
+
+int proc_root__open(struct proc_root *r, pid_t pid)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
 	r->fd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r->fd < 0)
 		return -errno;
-	n = readlink(link, r->prefix, sizeof(r->prefix) - 1);
-	r->prefix_len = n > 1 && (size_t)n < sizeof(r->prefix) ? (size_t)n : 0;
-	r->prefix[r->prefix_len] = '\0';
+	r->prefix_len = root_prefix(pid, r->prefix, sizeof(r->prefix));
 	return 0;
 }
 
 void proc_root__path(const struct proc_root *r, const char *path, char *out, size_t len)
 {
-	if (r->prefix_len && !strncmp(path, r->prefix, r->prefix_len) && path[r->prefix_len] == '/')
-		path += r->prefix_len;
-	snprintf(out, len, "/proc/self/fd/%d%s", r->fd, path);
+	snprintf(out, len, "/proc/self/fd/%d%s", r->fd,
+		 strip_prefix(path, r->prefix, r->prefix_len));
 }
 
 void proc_root__close(struct proc_root *r)
