@@ -27,8 +27,8 @@ __u32 gil_sample_holder = 0;
 
 /* pthread_cond_t: the futex words a waiter sleeps on lie inside it. */
 #define GW_COND_BYTES 48
-#define GW_NR_FUTEX 202	       /* x86-64 */
-#define GW_TASK_SLEEPING 3     /* TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE */
+#define GW_NR_FUTEX 202	   /* x86-64 */
+#define GW_TASK_SLEEPING 3 /* TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE */
 #define GW_FUTEX_WAIT 0
 #define GW_FUTEX_WAIT_BITSET 9 /* what glibc's condvars wait with */
 #define GW_FUTEX_CMD_MASK 0x7f
