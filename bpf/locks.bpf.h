@@ -3,10 +3,58 @@
 #ifndef GW_LOCKS_BPF_H
 #define GW_LOCKS_BPF_H
 
-/* ---- Locks: PyThread_type_lock is a POSIX semaphore (3.10-3.13) ----
+/* ---- Default mode: HEAD_LOCK's waiters and owner ----
+ * The verdicts need only these (other locks' owners are unknown without
+ * --deep, their waits are sampled: gil.bpf.h). CPython takes HEAD_LOCK with
+ * PyThread_acquire_lock(), which threading's locks do not use, so this
+ * fires rarely; probes on sem_wait fired at every blocking acquisition, a
+ * threaded service's queue waits included (thousands a second, ~7 us each).
+ */
+
+SEC("uprobe")
+int BPF_KPROBE(gw_head_lock_enter, void *lock)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32;
+	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+	struct gw_thread_state *ts;
+	__u64 head_lock = 0;
+
+	if (!cfg || cfg->deep || !cfg->head_lock_field ||
+	    bpf_probe_read_user(&head_lock, sizeof(head_lock), (void *)cfg->head_lock_field) ||
+	    (__u64)lock != head_lock)
+		return 0;
+	ts = thread_state_get(id);
+	if (!ts)
+		return 0;
+	forget_gil_wait(ts);
+	ts->lock_wait_addr = (__u64)lock;
+	ts->lock_wait_start = bpf_ktime_get_ns();
+	ts->lock_wait_sampled = 0;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gw_head_lock_exit, int acquired)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+
+	/* Set by the entry, not by a sample (wait_sampler.bpf.h). */
+	if (!ts || !ts->lock_wait_addr || ts->lock_wait_sampled || deep_mode(ts->pid))
+		return 0;
+	if (acquired) /* PY_LOCK_ACQUIRED */
+		lock_acquired(id, ts->lock_wait_addr, bpf_ktime_get_ns());
+	ts->lock_wait_addr = 0;
+	ts->lock_wait_start = 0;
+	return 0;
+}
+
+/* ---- --deep: PyThread_type_lock is a POSIX semaphore (3.10-3.13) ----
  * sem_wait/sem_clockwait/sem_timedwait run when an acquisition may block:
- * contended threading.Lock acquisitions and every HEAD_LOCK acquisition.
- * --deep adds sem_trywait (uncontended acquisitions) and sem_post.
+ * contended threading.Lock acquisitions and every HEAD_LOCK acquisition;
+ * sem_trywait (uncontended acquisitions) and sem_post.
  */
 
 SEC("uprobe")

@@ -96,6 +96,10 @@ struct gw_proc_cfg {
 	 */
 	__u64 gc_stats;
 	__u64 deep; /* --deep: record the lock-order graph */
+	/* Where _PyRuntime keeps HEAD_LOCK's semaphore (3.10-3.12; startup
+	 * replaces the lock), 0 if unknown.
+	 */
+	__u64 head_lock_field;
 	struct gw_py_offsets py;
 };
 
@@ -141,7 +145,7 @@ struct gw_thread_state {
 	__u64 gc_collections[GW_GC_GENERATIONS]; /* at the outer entry */
 	__u64 held[GW_MAX_HELD];		 /* --deep: semaphores this thread holds */
 	__u32 nheld;
-	__u32 pad2;
+	__u32 lock_wait_sampled; /* default mode: lock_wait_* come from a sample */
 };
 
 /* Last thread that acquired a semaphore (map key: its address). In the

@@ -133,6 +133,7 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	}
 	cfg.gc_stats = t->gc_stats;
 	cfg.deep = deep;
+	cfg.head_lock_field = t->head_lock_field;
 	py_offsets(t, &cfg.py);
 	err = bpf_map__update_elem(skel->maps.proc_stats, &pid, sizeof(pid), &zero, sizeof(zero),
 				   BPF_ANY);
@@ -154,6 +155,7 @@ int attach__probes(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t p
 	    {PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit},
 	    /* --deep: inside pthread_cond_timedwait(); else sampled (gil.bpf.h). */
 	    {PY_PROBE_GIL_WAIT, skel->progs.gw_gil_sleep, skel->progs.gw_gil_woken},
+	    {PY_PROBE_HEAD_LOCK, skel->progs.gw_head_lock_enter, skel->progs.gw_head_lock_exit},
 	    {PY_PROBE_SEM_WAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_CLOCKWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_TIMEDWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},

@@ -64,8 +64,9 @@ enum python_probe {
 	PY_PROBE_GC,	     /* gc_collect_main() or USDT gc__start/gc__done */
 	PY_PROBE_FRAMES,     /* _PyThread_CurrentFrames() */
 	PY_PROBE_EXCEPTIONS, /* _PyThread_CurrentExceptions() */
-	PY_PROBE_GIL_WAIT,   /* pthread_cond_timedwait() on the GIL's condvar */
-	PY_PROBE_SEM_WAIT,   /* blocking lock acquisitions (PyThread_type_lock) */
+	PY_PROBE_GIL_WAIT,   /* the GIL's condvar wait: sampled, --deep traced */
+	PY_PROBE_HEAD_LOCK,  /* PyThread_acquire_lock(): HEAD_LOCK's waits and owner */
+	PY_PROBE_SEM_WAIT,   /* --deep: blocking lock acquisitions (PyThread_type_lock) */
 	PY_PROBE_SEM_CLOCKWAIT,
 	PY_PROBE_SEM_TIMEDWAIT,
 	PY_PROBE_TAKE_GIL,    /* --deep */

@@ -14,7 +14,7 @@
 #include "detect.h"
 #include "event_stacks.h"
 #include "forks.h"
-#include "gil_wait_sampler.h"
+#include "wait_sampler.h"
 #include "lock_order.h"
 #include "report.h"
 #include "snapshot.h"
@@ -42,7 +42,7 @@ struct session {
 	struct session_opts opts;
 	struct gw_attachment attachment;
 	struct proc_snapshot snap;
-	struct gil_wait_sampler gil_waits; /* default mode */
+	struct wait_sampler waits; /* default mode: GIL and lock waits */
 	struct report report;
 	struct detector detector;
 	struct stall_detector stall;
