@@ -37,7 +37,7 @@ def progs():
 
 # Not run in the target's threads by a trap: tracepoints, and the GIL-wait
 # task iterator (the agent's own read()).
-NOT_UPROBES = {"gw_fork", "gw_exit", "gw_exec", "gw_signal_deliver", "gw_sample_gil_waits"}
+NOT_UPROBES = {"gw_fork", "gw_exit", "gw_exec", "gw_signal_deliver", "gw_sample_waits"}
 OWN = set()  # ids of the programs our agent loaded (bpftool here names no pids)
 OLD_IDS = set()  # ids loaded before our agent started
 

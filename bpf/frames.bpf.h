@@ -6,27 +6,55 @@
 
 /* ---- sys._current_frames() / sys._current_exceptions() ---- */
 
-static __always_inline int frames_begin(__u32 api)
+static __always_inline void frames_head_locked(struct gw_thread_state *ts, struct gw_proc_stats *ps)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct gw_thread_state *ts = thread_state_get(id);
-	struct gw_proc_stats *ps = proc_stats_get(id >> 32);
-
-	if (!ts)
-		return 0;
-	forget_gil_wait(ts);
-	ts->frames_start = bpf_ktime_get_ns();
-	ts->frames_api = api;
+	ts->frames_head_lock = 1;
 	if (ps)
 		__sync_fetch_and_add(&ps->frames_active, 1);
-	return 0;
 }
 
 static __always_inline void frames_leave(struct gw_thread_state *ts, struct gw_proc_stats *ps)
 {
 	ts->frames_start = 0;
-	if (ps && ps->frames_active)
+	if (ts->frames_head_lock && ps && ps->frames_active)
 		__sync_fetch_and_add(&ps->frames_active, -1);
+	ts->frames_head_lock = 0;
+}
+
+static __always_inline int frames_begin(__u32 api)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32;
+	struct gw_thread_state *ts = thread_state_get(id);
+	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
+	struct gw_proc_stats *ps = proc_stats_get(pid);
+
+	if (!ts || !cfg)
+		return 0;
+	if (ts->frames_start) /* its return was missed */
+		frames_leave(ts, ps);
+	forget_gil_wait(ts);
+	ts->frames_start = bpf_ktime_get_ns();
+	ts->frames_api = api;
+	/* Without a probe at its HEAD_LOCK call, held from the entry on. */
+	if (!(cfg->head_lock_sites & (1u << api)))
+		frames_head_locked(ts, ps);
+	return 0;
+}
+
+/* The return of a frame collection's HEAD_LOCK call: it holds HEAD_LOCK
+ * until it returns. Before, PyDict_New() may collect without it.
+ */
+SEC("uprobe")
+int BPF_KPROBE(gw_frames_head_lock)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+
+	if (ts && ts->frames_start && !ts->frames_head_lock)
+		frames_head_locked(ts, proc_stats_get(id >> 32));
+	return 0;
 }
 
 SEC("uprobe")

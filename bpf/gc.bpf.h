@@ -50,7 +50,7 @@ static __always_inline int gc_begin(struct pt_regs *regs, int generation)
 	 * runs finalizers that can drop the GIL: the 3.11 freeze's first half.
 	 */
 	ps = proc_stats_get(pid);
-	if (ts->frames_start || (ps && ps->frames_active)) {
+	if (ts->frames_head_lock || (ps && ps->frames_active)) {
 		bool stacks = false;
 
 		if (ps) {

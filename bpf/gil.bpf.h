@@ -1,87 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* GIL waits (sampled by default, timed under --deep) and every GIL handoff
- * (--deep). Included once, by gilwatch.bpf.c.
+/* GIL waits timed and every GIL handoff (--deep; the default mode samples
+ * waits: wait_sampler.bpf.h). Included once, by gilwatch.bpf.c.
  */
 #ifndef GW_GIL_BPF_H
 #define GW_GIL_BPF_H
 
-/* ---- Default mode: GIL waiters sampled, no probe in the target ----
- * In a threaded service a uprobe hit cost ~15 us of its CPU here, not the
- * ~1 us of a single thread (bench/probe_rates.py): timing each wait took two
- * per 5 ms slice, and the service ran 1.4-1.8x slower. Instead user space runs
- * this task iterator over one watched process, 100 times a second while it
- * uses CPU: a thread asleep in futex() on the GIL's condvar, or woken from
- * it and queued for a CPU, waits for the GIL now, and each such sample
- * stands for the time since the last one; the wait ends at the first
- * sample that finds it elsewhere (or holding the GIL), its length the sum
- * of the samples that saw it.
- * Total wait time is estimated without bias; a wait shorter than the
- * period is seen in proportion to its length.
- */
-
-/* Set by user space before each run: the time one sample stands for, and
- * the thread that held the GIL at that moment.
- */
-__u64 gil_sample_weight_ns = 0;
-__u32 gil_sample_holder = 0;
-
 /* pthread_cond_t: the futex words a waiter sleeps on lie inside it. */
 #define GW_COND_BYTES 48
-#define GW_NR_FUTEX 202	   /* x86-64 */
-#define GW_TASK_SLEEPING 3 /* TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE */
-#define GW_FUTEX_WAIT 0
-#define GW_FUTEX_WAIT_BITSET 9 /* what glibc's condvars wait with */
-#define GW_FUTEX_CMD_MASK 0x7f
-/* A waiter running on a CPU (or interrupted there) that is not the GIL
- * holder is checking the GIL between two sleeps; after this many such
- * samples in a row it is taken to do something else (it took and left the
- * GIL without a system call).
- */
-#define GW_GIL_WOKEN_SAMPLES 10
 
-/* Before 5.14 the state field was `long state`. */
-struct task_struct___pre514 {
-	long state;
-};
-
-enum gil_sleep {
-	GIL_NOT_WAITING, /* in another system call since: elsewhere for sure */
-	GIL_WAITING,	 /* asleep on the GIL's condvar, or woken and queued for a CPU */
-	GIL_MAYBE,	 /* running, or interrupted in user space: may be in take_gil() */
-};
-
-/* Where a thread is in a GIL wait, from the system call it last made (the
- * saved registers) and its scheduling state: a thread that runs still
- * shows the last call it made; one interrupted in user space shows the
- * interrupt's registers instead.
- */
-static __always_inline enum gil_sleep gil_sleep_of(struct task_struct *task,
-						   const struct gw_proc_cfg *cfg)
-{
-	struct task_struct___pre514 *old = (void *)task;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	unsigned long state, op;
-	long nr;
-
-	if (!regs)
-		return GIL_NOT_WAITING;
-	nr = BPF_CORE_READ(regs, orig_ax);
-	if (nr < 0)
-		return GIL_MAYBE;
-	op = BPF_CORE_READ(regs, si) & GW_FUTEX_CMD_MASK;
-	if (nr != GW_NR_FUTEX || (op != GW_FUTEX_WAIT && op != GW_FUTEX_WAIT_BITSET) ||
-	    BPF_CORE_READ(regs, di) - cfg->gil_cond >= GW_COND_BYTES)
-		return GIL_NOT_WAITING;
-	if (bpf_core_field_exists(task->__state))
-		state = BPF_CORE_READ(task, __state);
-	else
-		state = BPF_CORE_READ(old, state);
-	/* On a busy machine much of a wait is spent woken, waiting for a CPU. */
-	if ((state & GW_TASK_SLEEPING) || (!state && !BPF_CORE_READ(task, on_cpu)))
-		return GIL_WAITING;
-	return GIL_MAYBE;
-}
-
+/* A GIL wait's end, sampled or timed: its length in the histogram. */
 static __always_inline void gil_wait_ended(__u32 pid, __u32 tid, __u64 dur)
 {
 	struct gw_thread_stats *tst = thread_stats_get(pid, tid);
@@ -91,57 +18,6 @@ static __always_inline void gil_wait_ended(__u32 pid, __u32 tid, __u64 dur)
 		tst->gil_wait_max_ns = dur;
 	if (ps)
 		__sync_fetch_and_add(&ps->gil_wait_hist[hist_slot(dur)], 1);
-}
-
-SEC("iter/task")
-int gw_sample_gil_waits(struct bpf_iter__task *ctx)
-{
-	struct task_struct *task = ctx->task;
-	__u64 weight = gil_sample_weight_ns;
-	struct gw_thread_stats *tst;
-	enum gil_sleep sleep;
-	struct gw_thread_state *ts;
-	struct gw_proc_cfg *cfg;
-	__u32 pid, tid;
-
-	if (!task)
-		return 0;
-	pid = BPF_CORE_READ(task, tgid);
-	tid = BPF_CORE_READ(task, pid);
-	cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
-	if (!cfg || cfg->deep || !cfg->gil_cond)
-		return 0;
-	sleep = gil_sleep_of(task, cfg);
-	if (sleep != GIL_WAITING) {
-		ts = bpf_map_lookup_elem(&thread_state, &tid);
-		if (!ts || ts->pid != pid || !ts->gil_wait_start)
-			return 0;
-		if (sleep == GIL_NOT_WAITING || tid == gil_sample_holder ||
-		    ++ts->gil_wait_misses >= GW_GIL_WOKEN_SAMPLES) {
-			gil_wait_ended(pid, tid, ts->gil_wait_sampled);
-			ts->gil_wait_start = ts->gil_wait_sampled = 0;
-			ts->gil_wait_misses = 0;
-			return 0;
-		}
-		/* Still in the wait, as far as can be told: counted. */
-	} else {
-		ts = thread_state_get((__u64)pid << 32 | tid);
-		if (ts)
-			ts->gil_wait_misses = 0;
-	}
-	tst = thread_stats_get(pid, tid);
-	if (!ts || !tst)
-		return 0;
-	/* It began within the period this sample stands for: at its start,
-	 * at the latest, as far as a wait's age goes (stall, deadlock).
-	 */
-	if (!ts->gil_wait_start) {
-		ts->gil_wait_start = bpf_ktime_get_ns() - weight;
-		tst->gil_waits++;
-	}
-	ts->gil_wait_sampled += weight;
-	tst->gil_wait_ns += weight;
-	return 0;
 }
 
 /* ---- --deep: each GIL wait timed, at the futex sleeps of its condvar ----

@@ -3,9 +3,9 @@
  * waits, lock waits and owners, thread and process lifecycle of the watched
  * CPython processes. One object (one skeleton); one concern per header.
  *
- * Default probes fire only on rare or slow paths: a GIL wait is seen at the
- * futex sleeps of pthread_cond_timedwait() on the GIL's own condvar, which
- * take_gil() waits on only when the GIL is held by someone else. Per-handoff tracing
+ * Default probes fire only on rare or slow paths (a collection, a frame
+ * collection, HEAD_LOCK); GIL and lock waits are sampled by a task iterator
+ * user space runs, with no probe in the target. Per-handoff tracing
  * (a uretprobe on take_gil, a uprobe on drop_gil) is --deep only: it fires
  * on every GIL acquisition and costs ~1 us each (BRIEF 4).
  */
@@ -25,4 +25,5 @@ char LICENSE[] SEC("license") = "GPL";
 #include "frames.bpf.h"
 #include "gil.bpf.h"
 #include "locks.bpf.h"
+#include "wait_sampler.bpf.h"
 #include "lifecycle.bpf.h"

@@ -3,10 +3,14 @@
 #ifndef GW_LOCKS_BPF_H
 #define GW_LOCKS_BPF_H
 
-/* ---- Locks: PyThread_type_lock is a POSIX semaphore (3.10-3.13) ----
+/* ---- --deep: PyThread_type_lock is a POSIX semaphore (3.10-3.13) ----
  * sem_wait/sem_clockwait/sem_timedwait run when an acquisition may block:
- * contended threading.Lock acquisitions and every HEAD_LOCK acquisition.
- * --deep adds sem_trywait (uncontended acquisitions) and sem_post.
+ * contended threading.Lock acquisitions and every HEAD_LOCK acquisition;
+ * sem_trywait (uncontended acquisitions) and sem_post. The default mode
+ * samples lock waits (wait_sampler.bpf.h) and knows HEAD_LOCK's holder
+ * from the frame collections (frames.bpf.h): these probes fire at every
+ * blocking acquisition, a threaded service's queue waits included
+ * (thousands a second, ~7 us each).
  */
 
 SEC("uprobe")

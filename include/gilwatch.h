@@ -61,7 +61,6 @@ struct gw_event {
 	char comm[GW_COMM_LEN];
 };
 
-
 /* Where BPF finds the current thread's Python frames (python_build.h's
  * python_stack_layout, flattened). Zero interp_head: no Python stacks.
  */
@@ -96,6 +95,10 @@ struct gw_proc_cfg {
 	 */
 	__u64 gc_stats;
 	__u64 deep; /* --deep: record the lock-order graph */
+	/* Bit GW_API_*: that frame-collection function's HEAD_LOCK call site
+	 * is probed (PY_PROBE_*_HEAD_LOCK).
+	 */
+	__u64 head_lock_sites;
 	struct gw_py_offsets py;
 };
 
@@ -126,9 +129,9 @@ struct gw_edge {
 struct gw_thread_state {
 	__u32 pid;
 	__u32 in_gil_cond_wait;
-	__u64 gil_wait_start; /* waiting for a GIL held by another thread */
+	__u64 gil_wait_start;	/* waiting for a GIL held by another thread */
 	__u64 gil_wait_sampled; /* default mode: sampled length of that wait so far */
-	__u64 gil_hold_start; /* --deep */
+	__u64 gil_hold_start;	/* --deep */
 	__u64 gc_start;
 	__u64 frames_start;   /* inside _PyThread_CurrentFrames/Exceptions */
 	__u64 lock_wait_addr; /* semaphore of the lock being acquired */
@@ -136,18 +139,19 @@ struct gw_thread_state {
 	__u64 lock_try_addr; /* --deep: sem_trywait in progress */
 	__u32 gc_generation; /* -1 (3.13 automatic): see gc_collections */
 	__u32 frames_api;
-	__u32 gc_depth; /* nested gc_collect_main() calls (3.13 checks inside) */
+	__u32 gc_depth;	       /* nested gc_collect_main() calls (3.13 checks inside) */
 	__u32 gil_wait_misses; /* default mode: samples since it last slept on the GIL */
 	__u64 gc_collections[GW_GC_GENERATIONS]; /* at the outer entry */
 	__u64 held[GW_MAX_HELD];		 /* --deep: semaphores this thread holds */
 	__u32 nheld;
-	__u32 pad2;
+	/* Inside a frame collection, holding HEAD_LOCK: past its HEAD_LOCK
+	 * call, or from its entry where that call's site is not probed.
+	 */
+	__u32 frames_head_lock;
 };
 
-/* Last thread that acquired a semaphore (map key: its address). In the
- * default mode only blocking acquisitions are seen, and no releases: user
- * space trusts the owner of HEAD_LOCK only (always taken with sem_wait) and
- * confirms it with the semaphore's value.
+/* --deep: last thread that acquired a semaphore (map key: its address);
+ * user space confirms it with the semaphore's value.
  */
 struct gw_lock_owner {
 	__u32 pid;
@@ -180,7 +184,7 @@ struct gw_proc_stats {
 	__u64 threads_ended;
 	__u64 gil_handoffs;  /* --deep only */
 	__u64 gil_last_tid;  /* --deep only: last thread that took the GIL */
-	__u64 frames_active; /* threads inside a frame-collection call now */
+	__u64 frames_active; /* threads inside a frame collection, holding HEAD_LOCK */
 	__u64 hazards_gc_in_frames;
 	__u64 stack_captured_ns; /* rate limit of hazard stack captures */
 	__u64 crashes;

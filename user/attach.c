@@ -86,6 +86,10 @@ static void note_missing(const struct gw_target *t, struct probe_methods *found,
 		snprintf(reason, GW_REASON_LEN, "GIL state not found in _PyRuntime");
 	else if (t->sym_err[probe] == -EPROTO)
 		snprintf(reason, GW_REASON_LEN, "libc's condvar wait not recognized");
+	else if (t->sym_err[probe] == -EOPNOTSUPP)
+		snprintf(reason, GW_REASON_LEN, "HEAD_LOCK is a PyMutex (3.13+)");
+	else if (t->sym_err[probe] == -ENOMSG)
+		snprintf(reason, GW_REASON_LEN, "no HEAD_LOCK call found in %s", what);
 	else if (python_probes[probe].libc)
 		snprintf(reason, GW_REASON_LEN, "%s not in libc", what);
 	else
@@ -133,6 +137,10 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	}
 	cfg.gc_stats = t->gc_stats;
 	cfg.deep = deep;
+	if (!t->sym_err[PY_PROBE_FRAMES_HEAD_LOCK])
+		cfg.head_lock_sites |= 1u << GW_API_CURRENT_FRAMES;
+	if (!t->sym_err[PY_PROBE_EXCEPTIONS_HEAD_LOCK])
+		cfg.head_lock_sites |= 1u << GW_API_CURRENT_EXCEPTIONS;
 	py_offsets(t, &cfg.py);
 	err = bpf_map__update_elem(skel->maps.proc_stats, &pid, sizeof(pid), &zero, sizeof(zero),
 				   BPF_ANY);
@@ -154,6 +162,8 @@ int attach__probes(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t p
 	    {PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit},
 	    /* --deep: inside pthread_cond_timedwait(); else sampled (gil.bpf.h). */
 	    {PY_PROBE_GIL_WAIT, skel->progs.gw_gil_sleep, skel->progs.gw_gil_woken},
+	    {PY_PROBE_FRAMES_HEAD_LOCK, skel->progs.gw_frames_head_lock, NULL},
+	    {PY_PROBE_EXCEPTIONS_HEAD_LOCK, skel->progs.gw_frames_head_lock, NULL},
 	    {PY_PROBE_SEM_WAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_CLOCKWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},
 	    {PY_PROBE_SEM_TIMEDWAIT, skel->progs.gw_sem_wait_enter, skel->progs.gw_sem_wait_exit},

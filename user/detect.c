@@ -30,11 +30,16 @@ const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, s
 	return buf;
 }
 
-/* The holder of a semaphore-based lock, 0 if it cannot be told. The owner
- * map only sees blocking acquisitions and no releases in the default mode:
- * it is trusted for HEAD_LOCK (always taken with sem_wait) or under --deep,
- * and only while the semaphore is taken (glibc new_sem: value in the low
- * 32 bits of its first word).
+/* glibc new_sem: the value is the low 32 bits of its first word. */
+static bool sem_taken(const struct gw_target *t, uint64_t addr)
+{
+	uint32_t value;
+
+	return !proc__read_mem(t->pid, addr, &value, sizeof(value)) && value == 0;
+}
+
+/* --deep: the holder of a semaphore-based lock, 0 if it cannot be told:
+ * its last acquirer, while the semaphore is taken.
  */
 static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint64_t addr,
 			    uint32_t waiter)
@@ -43,8 +48,6 @@ static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint6
 	struct gw_lock_owner owner;
 	uint32_t value;
 
-	if (!d->deep && addr != d->head_lock)
-		return 0;
 	if (bpf_map__lookup_elem(skel->maps.lock_owner, &addr, sizeof(addr), &owner, sizeof(owner),
 				 0) ||
 	    owner.pid != (uint32_t)t->pid)
@@ -57,9 +60,7 @@ static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint6
 	    (owner.tid == waiter || !bpf_map__lookup_elem(skel->maps.signal_locks, &addr,
 							  sizeof(addr), &value, sizeof(value), 0)))
 		return 0;
-	if (proc__read_mem(t->pid, addr, &value, sizeof(value)) || value != 0)
-		return 0;
-	return owner.tid;
+	return sem_taken(t, addr) ? owner.tid : 0;
 }
 
 struct collect {
@@ -67,6 +68,8 @@ struct collect {
 	struct gilwatch_bpf *skel;
 	pid_t gil_holder;
 	bool holder_read, head_lock_read;
+	/* Threads inside a frame collection holding HEAD_LOCK (frames.bpf.h). */
+	uint32_t frames_holder, nframes_holders;
 };
 
 /* Whether thread tid waits for the GIL or a lock: then *w says which. */
@@ -79,6 +82,10 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 				 0) ||
 	    ts.pid != (uint32_t)t->pid)
 		return false;
+	if (ts.frames_head_lock) {
+		c->frames_holder = tid;
+		c->nframes_holders++;
+	}
 	if (ts.gil_wait_start) {
 		/* Read once, and only for a process with a GIL waiter. */
 		if (!c->holder_read)
@@ -92,12 +99,12 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 		if (!c->head_lock_read)
 			c->d->head_lock = target__head_lock(t);
 		c->head_lock_read = true;
-		*w = (struct waiter){.tid = tid,
-				     .holder = lock_holder(c->d, c->skel, ts.lock_wait_addr, tid),
-				     .kind = ts.lock_wait_addr == c->d->head_lock ? LOCK_HEAD
-										  : LOCK_SEM,
-				     .addr = ts.lock_wait_addr,
-				     .since_ns = ts.lock_wait_start};
+		*w = (struct waiter){
+		    .tid = tid,
+		    .holder = c->d->deep ? lock_holder(c->d, c->skel, ts.lock_wait_addr, tid) : 0,
+		    .kind = ts.lock_wait_addr == c->d->head_lock ? LOCK_HEAD : LOCK_SEM,
+		    .addr = ts.lock_wait_addr,
+		    .since_ns = ts.lock_wait_start};
 	} else {
 		return false;
 	}
@@ -119,6 +126,17 @@ static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, con
 
 	for (i = 0; i < ntids && n < GW_MAX_WAITERS; i++)
 		n += waiter_of(&c, tids[i], &w[n]);
+	/* The default mode knows one holder of HEAD_LOCK: a thread in a frame
+	 * collection, past its HEAD_LOCK call. No other holder keeps it long
+	 * enough to close a cycle: they call nothing that can drop the GIL.
+	 */
+	if (d->deep || c.nframes_holders != 1 || !d->head_lock ||
+	    !sem_taken(d->target, d->head_lock))
+		return n;
+	for (i = 0; i < n; i++) {
+		if (w[i].kind == LOCK_HEAD)
+			w[i].holder = c.frames_holder;
+	}
 	return n;
 }
 

@@ -26,7 +26,7 @@ struct detector {
 	uint64_t deadlocks;
 	uint64_t scanned_ns;   /* CLOCK_MONOTONIC after the last scan's reads */
 	uint64_t next_scan_ns; /* no cycle can be found before this */
-	uint64_t head_lock;  /* HEAD_LOCK's semaphore when a lock waiter was last seen */
+	uint64_t head_lock;    /* HEAD_LOCK's semaphore when a lock waiter was last seen */
 };
 
 void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns,

@@ -133,6 +133,7 @@ struct recovery {
 		uint64_t start, end;
 	} part[MAX_PARTS];
 	unsigned nparts, depth_now, seen;
+	uint64_t call_return; /* disasm__call_return's answer */
 	uint8_t code[MAX_CODE];
 };
 
@@ -345,6 +346,59 @@ int disasm__recover(struct elf_file *ef, const char *const *callers, const char 
 		err = elf_file__vaddr_to_offset(ef, start, &sym->file_offset);
 	}
 	free(r->exports);
+	decoder__close(&r->d);
+out_free:
+	free(r);
+	return err;
+}
+
+/* ---- where a known function resumes after a call ---- */
+
+static int first_wanted_call(const struct disasm_branch *b, void *ctx)
+{
+	struct recovery *r = ctx;
+	uint64_t slot = b->slot;
+
+	if (b->kind != DISASM_CALL)
+		return 0;
+	if (!slot && b->target)
+		slot = plt_slot(r, b->target);
+	r->seen = 0;
+	note_call(r, b->target, slot);
+	if (!r->seen)
+		return 0;
+	r->call_return = b->next;
+	return 1;
+}
+
+int disasm__call_return(struct elf_file *ef, const struct elf_symbol *fn,
+			const char *const *callees, struct elf_symbol *site)
+{
+	struct recovery *r = calloc(1, sizeof(*r));
+	uint64_t start, end;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	r->ef = ef;
+	err = decoder__open(&r->d);
+	if (err)
+		goto out_free;
+	err = want_calls(r, callees);
+	if (!err)
+		err = elf_file__function_range(ef, fn->vaddr, &start, &end);
+	if (!err && (start != fn->vaddr || end - start > MAX_CODE))
+		err = -ENOENT;
+	if (!err)
+		err = elf_file__read(ef, start, r->code, end - start);
+	if (!err)
+		err = decoder__branches(&r->d, r->code, end - start, start, first_wanted_call, r);
+	if (!err)
+		err = -ENOENT; /* no such call */
+	if (err == 1) {
+		*site = (struct elf_symbol){.vaddr = r->call_return, .source = fn->source};
+		err = elf_file__vaddr_to_offset(ef, site->vaddr, &site->file_offset);
+	}
 	decoder__close(&r->d);
 out_free:
 	free(r);

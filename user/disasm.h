@@ -43,5 +43,11 @@ int disasm__jump_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64
  */
 int disasm__recover(struct elf_file *ef, const char *const *callers, const char *const *calls,
 		    struct elf_symbol *sym);
+/* Where fn (a function of ef, its own range) resumes after its first call
+ * of one of callees[] (imports or exports; NULL-terminated): site gets the
+ * instruction after that call. -ENOENT if it calls none of them.
+ */
+int disasm__call_return(struct elf_file *ef, const struct elf_symbol *fn,
+			const char *const *callees, struct elf_symbol *site);
 
 #endif

@@ -29,15 +29,23 @@ const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
     [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0, 0,
 			     NULL},
     [PY_PROBE_GIL_WAIT] = {"gil_wait", "pthread_cond_timedwait", NULL, NULL, 0, 1, NULL},
-    [PY_PROBE_SEM_WAIT] = {"sem_wait", "sem_wait", NULL, NULL, 0, 1, NULL},
-    [PY_PROBE_SEM_CLOCKWAIT] = {"sem_clockwait", "sem_clockwait", NULL, NULL, 0, 1, NULL},
-    [PY_PROBE_SEM_TIMEDWAIT] = {"sem_timedwait", "sem_timedwait", NULL, NULL, 0, 1, NULL},
+    /* The function's symbol first, then the instruction after its HEAD_LOCK call. */
+    [PY_PROBE_FRAMES_HEAD_LOCK] = {"current_frames_head_lock", "_PyThread_CurrentFrames", NULL,
+				   NULL, 0, 0, NULL},
+    [PY_PROBE_EXCEPTIONS_HEAD_LOCK] = {"current_exceptions_head_lock",
+				       "_PyThread_CurrentExceptions", NULL, NULL, 0, 0, NULL},
+    [PY_PROBE_SEM_WAIT] = {"sem_wait", "sem_wait", NULL, NULL, 1, 1, NULL},
+    [PY_PROBE_SEM_CLOCKWAIT] = {"sem_clockwait", "sem_clockwait", NULL, NULL, 1, 1, NULL},
+    [PY_PROBE_SEM_TIMEDWAIT] = {"sem_timedwait", "sem_timedwait", NULL, NULL, 1, 1, NULL},
     [PY_PROBE_TAKE_GIL] = {"take_gil", "take_gil", NULL, NULL, 1, 0, &take_gil_recovery},
     [PY_PROBE_DROP_GIL] = {"drop_gil", "drop_gil", NULL, NULL, 1, 0, &drop_gil_recovery},
     [PY_PROBE_SEM_TRYWAIT] = {"sem_trywait", "sem_trywait", NULL, NULL, 1, 1, NULL},
     [PY_PROBE_SEM_POST] = {"sem_post", "sem_post", NULL, NULL, 1, 1, NULL},
     [PY_PROBE_LOCK_ALLOC] = {"lock_alloc", "sem_init", NULL, NULL, 1, 1, NULL},
 };
+
+const char *const head_lock_calls[] = {"PyThread_acquire_lock", "PyThread_acquire_lock_timed",
+				       NULL};
 
 /* Measured with offsetof() against each version's internal headers. */
 static const struct python_layout layouts[] = {

@@ -64,8 +64,13 @@ enum python_probe {
 	PY_PROBE_GC,	     /* gc_collect_main() or USDT gc__start/gc__done */
 	PY_PROBE_FRAMES,     /* _PyThread_CurrentFrames() */
 	PY_PROBE_EXCEPTIONS, /* _PyThread_CurrentExceptions() */
-	PY_PROBE_GIL_WAIT,   /* pthread_cond_timedwait() on the GIL's condvar */
-	PY_PROBE_SEM_WAIT,   /* blocking lock acquisitions (PyThread_type_lock) */
+	PY_PROBE_GIL_WAIT,   /* the GIL's condvar wait: sampled, --deep traced */
+	/* Where _PyThread_CurrentFrames/Exceptions() has taken HEAD_LOCK: the
+	 * return of its HEAD_LOCK call (3.10-3.12).
+	 */
+	PY_PROBE_FRAMES_HEAD_LOCK,
+	PY_PROBE_EXCEPTIONS_HEAD_LOCK,
+	PY_PROBE_SEM_WAIT, /* --deep: blocking lock acquisitions (PyThread_type_lock) */
 	PY_PROBE_SEM_CLOCKWAIT,
 	PY_PROBE_SEM_TIMEDWAIT,
 	PY_PROBE_TAKE_GIL,    /* --deep */
@@ -92,6 +97,11 @@ struct python_probe_spec {
 	int libc;				/* symbol is in libc, not the Python ELF */
 	const struct python_recovery *recovery; /* stripped builds; NULL: none */
 };
+
+/* What HEAD_LOCK calls on 3.10-3.12 (LTO may inline the first into the
+ * second); NULL-terminated.
+ */
+extern const char *const head_lock_calls[];
 
 struct python_build {
 	unsigned major, minor, micro;

@@ -62,11 +62,10 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 		return err;
 	}
 	if (!opts->deep && s->target.gil) {
-		err = gil_wait_sampler__open(&s->gil_waits, skel, t->pid);
+		err = wait_sampler__open(&s->waits, skel, t->pid);
 		if (err)
-			gw_info(
-			    "pid %d: GIL waits not sampled: %s (task iterators need Linux 6.1+)",
-			    t->pid, strerror(-err));
+			gw_info("pid %d: waits not sampled: %s (task iterators need Linux 6.1+)",
+				t->pid, strerror(-err));
 	}
 	s->report =
 	    (struct report){.out = opts->out,
@@ -96,7 +95,7 @@ void session__close(struct session *s, bool detach_now)
 {
 	if (!s)
 		return;
-	gil_wait_sampler__close(&s->gil_waits);
+	wait_sampler__close(&s->waits);
 	attach__detach(s->skel, &s->target, &s->attachment, detach_now);
 	event_stacks__destroy(&s->event_stacks);
 	if (s->stacks_ready)
@@ -313,7 +312,7 @@ static pid_t sample_gil(struct session *s, uint64_t now)
 	else if (weight > IDLE_CHECK_NS)
 		weight = IDLE_CHECK_NS;
 	holder = snapshot__sample_gil(&s->snap, &s->target, weight);
-	gil_wait_sampler__sample(&s->gil_waits, weight, holder);
+	wait_sampler__sample(&s->waits, weight, holder);
 	s->last_sample_ns = now;
 	/* Jittered, 5-15 ms: a steady 10 ms would alias with the 5 ms switch
 	 * interval and find the same thread holding the GIL every time.

@@ -14,7 +14,7 @@
 #include "detect.h"
 #include "event_stacks.h"
 #include "forks.h"
-#include "gil_wait_sampler.h"
+#include "wait_sampler.h"
 #include "lock_order.h"
 #include "report.h"
 #include "snapshot.h"
@@ -42,7 +42,7 @@ struct session {
 	struct session_opts opts;
 	struct gw_attachment attachment;
 	struct proc_snapshot snap;
-	struct gil_wait_sampler gil_waits; /* default mode */
+	struct wait_sampler waits; /* default mode: GIL and lock waits */
 	struct report report;
 	struct detector detector;
 	struct stall_detector stall;
@@ -62,10 +62,10 @@ struct session {
 	uint64_t hazards_seen, hazard_reported_ns; /* gc-in-frame-collection */
 	uint64_t next_sample_ns, next_scan_ns, next_check_ns, last_sample_ns;
 	uint64_t next_full_check_ns; /* of an idle process */
-	uint64_t cpu_ticks; /* the process's CPU time at the last check */
-	uint64_t rand;	    /* xorshift state: sample jitter */
-	bool busy;	    /* it used CPU between the last two checks */
-	bool quiet;	    /* at the last full check: see session.c */
+	uint64_t cpu_ticks;	     /* the process's CPU time at the last check */
+	uint64_t rand;		     /* xorshift state: sample jitter */
+	bool busy;		     /* it used CPU between the last two checks */
+	bool quiet;		     /* at the last full check: see session.c */
 	bool exited;
 };
 

@@ -149,6 +149,23 @@ static void add_known(struct gw_target *t, const char *name, uint64_t start, uin
 	}
 }
 
+/* The frame-collection functions hold HEAD_LOCK from the return of their
+ * first lock call (HEAD_LOCK's; before it, PyDict_New() may collect without
+ * it) to their own return; a probe there tells who holds it.
+ */
+static void resolve_head_lock_sites(struct gw_target *t, struct elf_file *ef)
+{
+	int i;
+
+	for (i = PY_PROBE_FRAMES_HEAD_LOCK; i <= PY_PROBE_EXCEPTIONS_HEAD_LOCK; i++) {
+		if (!t->build.layout.runtime_head_lock)
+			t->sym_err[i] = -EOPNOTSUPP; /* 3.13+: a PyMutex */
+		else if (!t->sym_err[i] &&
+			 disasm__call_return(ef, &t->sym[i], head_lock_calls, &t->sym[i]))
+			t->sym_err[i] = -ENOMSG;
+	}
+}
+
 /* The Python ELF's probe functions down the symbol ladder, debug files
  * looked up in the target's root, then the host's. USDT comes before a
  * disassembly for GC: exact start and done, whatever the compiler split.
@@ -185,6 +202,7 @@ static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
 	err = t->sym_err[PY_PROBE_TAKE_GIL] ? t->sym_err[PY_PROBE_TAKE_GIL]
 					    : t->sym_err[PY_PROBE_DROP_GIL];
 	t->sym_err[PY_PROBE_TAKE_GIL] = t->sym_err[PY_PROBE_DROP_GIL] = err;
+	resolve_head_lock_sites(t, ef);
 }
 
 /* Stripped, gc_collect_main() without a symbol: the function around its

@@ -40,7 +40,7 @@ struct gw_target {
 		const char *name;
 		uint64_t start, end;
 	} known[4];
-	uint64_t pthread_tid_offset; /* glibc struct pthread -> tid (3.10) */
+	uint64_t pthread_tid_offset;	/* glibc struct pthread -> tid (3.10) */
 	struct condvar_sleep gil_sleep; /* where a GIL wait sleeps (gil_wait probe) */
 };
 

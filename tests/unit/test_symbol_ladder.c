@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The symbol ladder on stripped copies of the real interpreters: every rung
  * must find gc_collect_main, take_gil and drop_gil exactly where the
- * original's .symtab puts them; hostile debug data must fail cleanly.
+ * original's .symtab puts them; hostile debug data must fail cleanly. And
+ * where the frame collections have taken HEAD_LOCK, as objdump reads it.
  * Needs binutils (strip, objcopy, nm, objdump) and xz.
  */
 #include <errno.h>
@@ -402,6 +403,75 @@ static void test_hostile_debugdata(void **state)
 	}
 }
 
+/* objdump's name for the callee of the 5-byte call that ends at vaddr. */
+static void callee_before(const char *path, uint64_t vaddr, char *out, size_t len)
+{
+	char cmd[1024], line[512], *lt, *gt;
+	FILE *p;
+
+	out[0] = '\0';
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -d --no-show-raw-insn --start-address=%#" PRIx64
+		 " --stop-address=%#" PRIx64 " '%s'",
+		 vaddr - 5, vaddr, path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		lt = strchr(line, '<');
+		gt = lt ? strchr(lt, '>') : NULL;
+		if (strstr(line, "call") && gt)
+			snprintf(out, len, "%.*s", (int)(gt - lt - 1), lt + 1);
+	}
+	pclose(p);
+}
+
+/* Where _PyThread_CurrentFrames/Exceptions hold HEAD_LOCK from: the return
+ * of fn's first HEAD_LOCK call in path; checked against objdump.
+ */
+static uint64_t head_lock_site(const char *path, const char *fn)
+{
+	struct elf_symbol sym, site;
+	struct elf_file ef;
+	char callee[256];
+
+	assert_int_equal(elf_file__open(&ef, path), 0);
+	assert_int_equal(elf_file__find_symbol(&ef, fn, &sym), 0);
+	if (disasm__call_return(&ef, &sym, head_lock_calls, &site))
+		fail_msg("%s: no HEAD_LOCK call found in %s", path, fn);
+	elf_file__close(&ef);
+	assert_true(site.vaddr > sym.vaddr && site.vaddr < sym.vaddr + sym.size);
+	callee_before(path, site.vaddr, callee, sizeof(callee));
+	if (strncmp(callee, "PyThread_acquire_lock", 21))
+		fail_msg("%s: %s's site %#" PRIx64 " follows a call of '%s'", path, fn, site.vaddr,
+			 callee);
+	return site.vaddr;
+}
+
+/* In every build with a semaphore HEAD_LOCK, stripped copies included. */
+static void test_head_lock_sites(void **state)
+{
+	static const char *const fns[] = {"_PyThread_CurrentFrames", "_PyThread_CurrentExceptions"};
+	char original[512], copy[512];
+	struct elf_symbol sym, site;
+	struct elf_file ef;
+	size_t i, j;
+
+	for (i = 0; i < 3; i++) { /* 3.13's HEAD_LOCK is a PyMutex */
+		libpython(versions[i], original, sizeof(original));
+		stripped_copy(versions[i], copy, sizeof(copy));
+		for (j = 0; j < 2; j++)
+			assert_int_equal(head_lock_site(copy, fns[j]),
+					 head_lock_site(original, fns[j]));
+	}
+	for (j = 0; j < 2; j++)
+		head_lock_site(DEBIAN_EXE, fns[j]);
+	/* A function that takes no lock. */
+	assert_int_equal(elf_file__open(&ef, original), 0);
+	assert_int_equal(elf_file__find_symbol(&ef, "PyDict_New", &sym), 0);
+	assert_int_equal(disasm__call_return(&ef, &sym, head_lock_calls, &site), -ENOENT);
+	elf_file__close(&ef);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +483,7 @@ int main(void)
 	    cmocka_unit_test(test_debian_libpython),
 	    cmocka_unit_test(test_unxz),
 	    cmocka_unit_test(test_hostile_debugdata),
+	    cmocka_unit_test(test_head_lock_sites),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmp, remove_tmp);

@@ -5,10 +5,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "gil_wait_sampler.h"
+#include "wait_sampler.h"
 #include "gilwatch.skel.h"
 
-int gil_wait_sampler__open(struct gil_wait_sampler *s, struct gilwatch_bpf *skel, pid_t pid)
+int wait_sampler__open(struct wait_sampler *s, struct gilwatch_bpf *skel, pid_t pid)
 {
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
 	union bpf_iter_link_info info;
@@ -20,11 +20,11 @@ int gil_wait_sampler__open(struct gil_wait_sampler *s, struct gilwatch_bpf *skel
 	opts.link_info = &info;
 	opts.link_info_len = sizeof(info);
 	s->skel = skel;
-	s->link = bpf_program__attach_iter(skel->progs.gw_sample_gil_waits, &opts);
+	s->link = bpf_program__attach_iter(skel->progs.gw_sample_waits, &opts);
 	return s->link ? 0 : -errno;
 }
 
-void gil_wait_sampler__sample(struct gil_wait_sampler *s, uint64_t weight_ns, pid_t holder)
+void wait_sampler__sample(struct wait_sampler *s, uint64_t weight_ns, pid_t holder)
 {
 	char buf[8];
 	int fd;
@@ -32,8 +32,8 @@ void gil_wait_sampler__sample(struct gil_wait_sampler *s, uint64_t weight_ns, pi
 	if (!s->link)
 		return;
 	/* The agent's loop is the only writer: one sample at a time. */
-	s->skel->bss->gil_sample_weight_ns = weight_ns;
-	s->skel->bss->gil_sample_holder = holder;
+	s->skel->bss->sample_weight_ns = weight_ns;
+	s->skel->bss->sample_gil_holder = holder;
 	fd = bpf_iter_create(bpf_link__fd(s->link));
 	if (fd < 0) {
 		s->failures++;
@@ -45,7 +45,7 @@ void gil_wait_sampler__sample(struct gil_wait_sampler *s, uint64_t weight_ns, pi
 	s->runs++;
 }
 
-void gil_wait_sampler__close(struct gil_wait_sampler *s)
+void wait_sampler__close(struct wait_sampler *s)
 {
 	bpf_link__destroy(s->link);
 	s->link = NULL;
