@@ -92,16 +92,6 @@ static __always_inline __u32 hist_slot(__u64 v)
 	return slot < GW_HIST_SLOTS ? slot : GW_HIST_SLOTS - 1;
 }
 
-static __always_inline void *lookup_or_init(void *map, __u32 *key, void *zero)
-{
-	void *val = bpf_map_lookup_elem(map, key);
-
-	if (val)
-		return val;
-	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(map, key);
-}
-
 /* NULL for a process not watched: probes on a binary shared by all its
  * processes (the agent's) fire in processes not watched yet, too. The
  * watched check is paid only when a thread's entry is created.
@@ -124,8 +114,15 @@ static __always_inline struct gw_thread_state *thread_state_get(__u64 pid_tgid)
 static __always_inline struct gw_thread_stats *thread_stats_get(__u32 pid, __u32 tid)
 {
 	struct gw_thread_stats zero = {.pid = pid};
+	struct gw_thread_stats *tst = bpf_map_lookup_elem(&thread_stats, &tid);
 
-	return lookup_or_init(&thread_stats, &tid, &zero);
+	/* A tid given out again: the entry of an ended thread, or of another
+	 * process, is not this thread's.
+	 */
+	if (tst && tst->pid == pid && !tst->ended)
+		return tst;
+	bpf_map_update_elem(&thread_stats, &tid, &zero, BPF_ANY);
+	return bpf_map_lookup_elem(&thread_stats, &tid);
 }
 
 /* User space creates the entry when it starts watching the process: the

@@ -125,8 +125,6 @@ static void on_hazard_gc_in_frames(struct session *s, const struct gw_event *e)
 
 void session__event(struct session *s, const struct gw_event *e)
 {
-	struct thread_row *row;
-
 	switch (e->type) {
 	case GW_EV_THREAD_START:
 		snapshot__thread_started(&s->snap, e->tid);
@@ -139,11 +137,7 @@ void session__event(struct session *s, const struct gw_event *e)
 		}
 		break;
 	case GW_EV_THREAD_END:
-		row = snapshot__thread(&s->snap, e->tid);
-		if (row) {
-			memcpy(row->name, e->comm, sizeof(row->name));
-			row->stats.ended = 1;
-		}
+		snapshot__thread_ended(&s->snap, s->skel, e->tid, e->comm);
 		break;
 	case GW_EV_PROC_EXIT:
 		/* Threads exiting together may each look like the last one. */

@@ -36,7 +36,7 @@ struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid)
 	if (s->nrows < GW_MAX_THREAD_ROWS) {
 		i = s->nrows++;
 	} else {
-		for (i = 0; i < s->nrows && !s->rows[i].stats.ended; i++)
+		for (i = 0; i < s->nrows && !s->rows[i].final; i++)
 			;
 		if (i == s->nrows) {
 			s->dropped_thread_updates++;
@@ -52,6 +52,29 @@ struct thread_row *snapshot__thread_started(struct proc_snapshot *s, uint32_t ti
 
 	/* The row of an ended thread whose tid the kernel gave out again. */
 	return row && row->final ? start_row(s, row, tid) : row;
+}
+
+void snapshot__thread_ended(struct proc_snapshot *s, struct gilwatch_bpf *skel, uint32_t tid,
+			    const char *name)
+{
+	struct thread_row *row = snapshot__thread(s, tid);
+	struct gw_thread_stats ts;
+
+	if (!row)
+		return;
+	memcpy(row->name, name, sizeof(row->name));
+	/* Its last figures, copied now: with threads coming and going by the
+	 * thousand, its row may go to a new thread before the next refresh,
+	 * and the kernel's entry would then stay behind.
+	 */
+	if (!row->final &&
+	    !bpf_map__lookup_elem(skel->maps.thread_stats, &tid, sizeof(tid), &ts, sizeof(ts), 0) &&
+	    ts.pid == (uint32_t)s->pid) {
+		row->stats = ts;
+		bpf_map__delete_elem(skel->maps.thread_stats, &tid, sizeof(tid), 0);
+	}
+	row->stats.ended = 1;
+	row->final = true;
 }
 
 static int add_live_thread(pid_t tid, void *ctx)

@@ -47,6 +47,11 @@ struct thread_row *snapshot__thread(struct proc_snapshot *s, uint32_t tid);
  * the same tid starts afresh.
  */
 struct thread_row *snapshot__thread_started(struct proc_snapshot *s, uint32_t tid);
+/* A thread ended (its GW_EV_THREAD_END): its row takes the kernel entry's
+ * last figures and the entry goes.
+ */
+void snapshot__thread_ended(struct proc_snapshot *s, struct gilwatch_bpf *skel, uint32_t tid,
+			    const char *name);
 /* Reads the process's aggregates and its threads' stats from the maps;
  * entries of ended threads are removed from the kernel once copied.
  */

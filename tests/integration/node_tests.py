@@ -33,10 +33,12 @@ def perf_links(pid):
 
 
 def binary_links(attach):
-    """Links on the CPython binary itself: entry and return per probe found
-    (libc's are per process; sampled GIL waits have none)."""
-    return 2 * sum(1 for p in attach["probes"].values()
-                   if p.get("method") not in (None, "libc", "sampling"))
+    """Links on the CPython binary itself: entry and return per probe found,
+    one at a HEAD_LOCK call site (libc's are per process; sampled waits have
+    none)."""
+    return sum(1 if name.endswith("_head_lock") else 2
+               for name, p in attach["probes"].items()
+               if p.get("method") not in (None, "libc", "sampling"))
 
 
 def test_agent_container(gilwatch):

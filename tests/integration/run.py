@@ -16,6 +16,7 @@ import tempfile
 import time
 
 import agent_tests
+import churn_tests
 import deploy_tests
 import http_tests
 import node_tests
@@ -698,6 +699,10 @@ def main():
          functools.partial(node_tests.test_agent_shell_becomes_python, GILWATCH)),
         ("test_agent_python_execs_python",
          functools.partial(node_tests.test_agent_python_execs_python, GILWATCH)),
+        ("test_agent_thread_churn", functools.partial(churn_tests.test_agent_thread_churn, GILWATCH)),
+        ("test_agent_pid_reuse", functools.partial(churn_tests.test_agent_pid_reuse, GILWATCH)),
+        ("test_agent_fork_exec_churn",
+         functools.partial(churn_tests.test_agent_fork_exec_churn, GILWATCH)),
         ("test_stripped_same_verdict 3.11",
          functools.partial(stripped_tests.test_stripped_same_verdict, GILWATCH)),
         ("test_deploy_yamllint", deploy_tests.test_yamllint),

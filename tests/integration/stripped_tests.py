@@ -87,7 +87,9 @@ def test_stripped_same_events(gilwatch, version):
             test_frames_313(python)
         else:
             run.test_frames(python, label)
-            check_methods(attaches[-1], current_frames="dynsym", current_exceptions="dynsym")
+            check_methods(attaches[-1], current_frames="dynsym", current_exceptions="dynsym",
+                          current_frames_head_lock="dynsym",
+                          current_exceptions_head_lock="dynsym")
         run.test_contention(python, label)
         check_methods(attaches[-1], gil_wait="sampling")
         run.test_deep(python, label)

@@ -220,7 +220,9 @@ static void test_sample_gil(void **state)
 	free(fi);
 }
 
-/* A full table makes room by reusing the row of an ended thread. */
+/* A full table makes room by reusing the row of an ended thread whose last
+ * figures were copied.
+ */
 static void test_full_table_reuses_ended_rows(void **state)
 {
 	struct proc_snapshot *s = *state;
@@ -229,8 +231,11 @@ static void test_full_table_reuses_ended_rows(void **state)
 
 	for (i = 0; i < GW_MAX_THREAD_ROWS; i++)
 		assert_non_null(snapshot__thread(s, FAKE_TID + i));
+	/* Ended, its last figures not copied yet: kept. */
+	s->rows[3].stats.ended = 1;
 	s->rows[7].stats.ended = 1;
 	s->rows[7].stats.gil_waits = 99;
+	s->rows[7].final = true;
 	r = snapshot__thread(s, 1);
 	assert_ptr_equal(r, &s->rows[7]);
 	assert_int_equal(r->tid, 1);
