@@ -130,6 +130,13 @@ bench: $(OUTPUT)/gilwatch
 bench-smoke: $(OUTPUT)/gilwatch
 	$(PY) bench/bench.py --smoke --gilwatch $(OUTPUT)/gilwatch
 
+# Soak run (bench/soak.py; not in CI): an hour of process, thread and fork
+# churn under one agent, a Beam-like freeze every 3 minutes; every freeze
+# reported, the agent's memory flat. SOAK_ARGS="--duration 600" for less.
+.PHONY: soak
+soak: $(OUTPUT)/gilwatch
+	$(PY) bench/soak.py --gilwatch $(OUTPUT)/gilwatch $(SOAK_ARGS)
+
 test: deps
 	$(MAKE) all unit fuzz
 	$(MAKE) integration

@@ -565,6 +565,41 @@ def bench_idle(args, procs, tmp):
             procs.kill(p)
 
 
+def freeze_once(agent, procs, args, tmp, tag):
+    """One Beam-like 3.11 freeze under agent: its deadlock report's timing,
+    or None if none came within FREEZE_WITHIN."""
+    go = os.path.join(tmp, "freeze-%s.go" % tag)
+    with open(go + ".err", "w") as err:
+        p = procs.start([args.python311, FREEZE_SCRIPT, go, go + ".facts", "gc-on", "60"],
+                        stdout=subprocess.DEVNULL, stderr=err)
+    found = None
+    try:
+        agent.wait_attached(p.pid, p)
+        open(go, "w").close()
+        go_wall = time.time_ns()
+        deadline = time.monotonic() + FREEZE_WITHIN
+        while time.monotonic() < deadline and p.poll() is None:
+            found = next((e for e in agent.events() if e.get("event") == "deadlock"
+                          and e.get("pid") == p.pid), None)
+            seen_wall = time.time_ns()
+            if found:
+                break
+            time.sleep(0.05)
+    finally:
+        procs.kill(p)
+    if not found:
+        return None
+    freeze_wall = found["time_ns"] - found["frozen_ns"]
+    return {
+        "pid": p.pid,
+        "cycle": found.get("cycle"),
+        "frozen_s": found["frozen_ns"] / 1e9,
+        "detection_delay_s": found["frozen_ns"] / 1e9 - DEADLOCK_THRESHOLD_S,
+        "seen_after_freeze_s": (seen_wall - freeze_wall) / 1e9,
+        "freeze_after_go_s": (freeze_wall - go_wall) / 1e9,
+    }
+
+
 def bench_deadlock(args, procs, tmp, runs):
     """The Beam-like 3.11 freeze under the agent: when the report comes."""
     agent = Agent(procs, args, tmp, False, "agent-deadlock")
@@ -572,36 +607,9 @@ def bench_deadlock(args, procs, tmp, runs):
     try:
         for i in range(runs):
             for attempt in range(FREEZE_ATTEMPTS):
-                go = os.path.join(tmp, "freeze-%d-%d.go" % (i, attempt))
-                with open(go + ".err", "w") as err:
-                    p = procs.start([args.python311, FREEZE_SCRIPT, go, go + ".facts", "gc-on",
-                                     "60"], stdout=subprocess.DEVNULL, stderr=err)
-                found = None
-                try:
-                    agent.wait_attached(p.pid, p)
-                    open(go, "w").close()
-                    go_wall = time.time_ns()
-                    deadline = time.monotonic() + FREEZE_WITHIN
-                    while time.monotonic() < deadline and p.poll() is None:
-                        found = next((e for e in agent.events() if e.get("event") == "deadlock"
-                                      and e.get("pid") == p.pid), None)
-                        seen_wall = time.time_ns()
-                        if found:
-                            break
-                        time.sleep(0.05)
-                finally:
-                    procs.kill(p)
-                if found:
-                    freeze_wall = found["time_ns"] - found["frozen_ns"]
-                    rec = {
-                        "pid": p.pid,
-                        "attempt": attempt + 1,
-                        "cycle": found.get("cycle"),
-                        "frozen_s": found["frozen_ns"] / 1e9,
-                        "detection_delay_s": found["frozen_ns"] / 1e9 - DEADLOCK_THRESHOLD_S,
-                        "seen_after_freeze_s": (seen_wall - freeze_wall) / 1e9,
-                        "freeze_after_go_s": (freeze_wall - go_wall) / 1e9,
-                    }
+                rec = freeze_once(agent, procs, args, tmp, "%d-%d" % (i, attempt))
+                if rec:
+                    rec["attempt"] = attempt + 1
                     out.append(rec)
                     log("deadlock: run %d: reported %.3f s after the freeze (seen on /events "
                         "%.3f s after it; froze %.2f s after go)" % (

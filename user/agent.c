@@ -150,7 +150,8 @@ static enum look watch_process(struct agent *a, pid_t pid)
 	err = session__open(&s, a->bpf.skel, t, &a->so);
 	if (err) {
 		if (err != -ESRCH)
-			gw_info("pid %d (%s): cannot attach: %s", pid, t->comm, strerror(-err));
+			gw_info("pid %d (%s): cannot attach: %s%s", pid, t->comm, strerror(-err),
+				attach__error_hint(err));
 		a->self.attach_failures++;
 		reject(a, pid);
 		goto out;

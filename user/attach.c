@@ -281,3 +281,12 @@ void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_
 					 used ? ", " : "", name, a->found.reason[probe]);
 	}
 }
+
+const char *attach__error_hint(int err)
+{
+	/* Linux requires CAP_SYS_ADMIN for uprobes again since 2025
+	 * (ba677dbe77af, in stable kernels too): CAP_PERFMON is not enough.
+	 */
+	return err == -EACCES ? " (uprobes need CAP_SYS_ADMIN; reading the process, CAP_SYS_PTRACE)"
+			      : "";
+}

@@ -63,5 +63,7 @@ void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct
 		    bool now);
 /* "gc via symtab, current_frames via dynsym, ..., take_gil unavailable: ..." */
 void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_t len);
+/* What an attach error means for the user: "" or a parenthesized hint. */
+const char *attach__error_hint(int err);
 
 #endif

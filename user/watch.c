@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "privileges.h"
 #include "session.h"
 #include "target_open.h"
 #include "watch.h"
@@ -97,10 +98,14 @@ int watch__run(const struct watch_opts *opts)
 		gw_err("pid %d exited while gilwatch attached", t->pid);
 		code = GW_EXIT_TARGET_EXITED;
 	} else if (err) {
-		gw_err("cannot attach to pid %d: %s", t->pid, strerror(-err));
+		gw_err("cannot attach to pid %d: %s%s", t->pid, strerror(-err),
+		       attach__error_hint(err));
 		code = GW_EXIT_BPF;
 	} else {
 		report__attach(&w.session->report, &w.session->attachment);
+		err = privileges__drop_after_attach();
+		if (err)
+			gw_info("keeping all capabilities: %s", strerror(-err));
 		run_loop(&w);
 		session__close(w.session, true);
 	}

