@@ -141,9 +141,10 @@ static enum look watch_process(struct agent *a, pid_t pid)
 		reject(a, pid);
 		goto out;
 	}
-	if (a->nsessions == GW_MAX_PROCS) {
-		gw_info("pid %d (%s): already watching %d processes; not watched", pid, t->comm,
-			GW_MAX_PROCS);
+	if (a->nsessions == a->opts->max_processes) {
+		gw_info("pid %d (%s): already watching %u processes; not watched", pid, t->comm,
+			a->opts->max_processes);
+		a->self.attach_failures++;
 		reject(a, pid);
 		goto out;
 	}

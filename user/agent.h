@@ -16,6 +16,7 @@ struct agent_opts {
 	struct detection_opts detection;
 	bool quiet; /* no terminal summary */
 	struct process_filter filter;
+	unsigned max_processes; /* watched at once, 1..GW_MAX_PROCS */
 };
 
 /* Returns a gw_exit code; errors are reported on stderr in one line. */

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "exit_codes.h"
+#include "gilwatch.h"
 #include "log.h"
 #include "proc.h"
 #include "version.h"
@@ -40,7 +41,8 @@ enum {
 	OPT_NO_NATIVE,
 	OPT_LISTEN,
 	OPT_MATCH,
-	OPT_EXCLUDE
+	OPT_EXCLUDE,
+	OPT_MAX_PROCESSES
 };
 
 static const struct argp_option watch_options[] = {
@@ -68,6 +70,19 @@ static int parse_seconds(const char *arg, double min, double *out)
 	if (errno || end == arg || *end || !isfinite(v) || v < min || v > 86400 * 365)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+static int parse_count(const char *arg, unsigned max, unsigned *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > (long)max)
+		return -EINVAL;
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -196,6 +211,10 @@ static const struct argp_option agent_options[] = {
     {"match", OPT_MATCH, "REGEX", 0,
      "Watch only processes whose command line matches (POSIX extended regex)", 0},
     {"exclude", OPT_EXCLUDE, "REGEX", 0, "Never watch processes whose command line matches", 0},
+    {"max-processes", OPT_MAX_PROCESSES, "N", 0,
+     "Watch at most N processes at once (default and most 1024); the others are counted in "
+     "gilwatch_attach_failures_total",
+     0},
     {"deep", OPT_DEEP, NULL, 0, "Trace every GIL handoff and lock operation (costly)", 0},
     {"deadlock-after", OPT_DEADLOCK_AFTER, "SECONDS", 0,
      "Report a wait-for cycle that lasts this long (default 2)", 0},
@@ -224,6 +243,11 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 	case OPT_EXCLUDE:
 		if (process_filter__set(&o->filter, key == OPT_EXCLUDE, arg))
 			argp_error(state, "invalid regular expression '%s'", arg);
+		break;
+	case OPT_MAX_PROCESSES:
+		if (parse_count(arg, GW_MAX_PROCS, &o->max_processes))
+			argp_error(state, "invalid --max-processes '%s': expected 1 to %d", arg,
+				   GW_MAX_PROCS);
 		break;
 	case 'v':
 		gw_verbose++;
@@ -273,7 +297,10 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 	    (struct detection_opts){.deadlock_after_s = 2.0, .stall_after_s = 5.0};
 	argp_err_exit_status = GW_EXIT_USAGE;
 	cli->agent = (struct agent_opts){
-	    .listen = "127.0.0.1:9947", .interval_s = 5.0, .detection = cli->watch.detection};
+	    .listen = "127.0.0.1:9947",
+	    .interval_s = 5.0,
+	    .max_processes = GW_MAX_PROCS,
+	    .detection = cli->watch.detection};
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "watch") || !strcmp(argv[1], "dump") || !strcmp(argv[1], "agent"))) {
 		static const struct {

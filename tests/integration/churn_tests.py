@@ -166,3 +166,26 @@ def test_agent_ring_full(gilwatch):
         check(agent.healthy(), "agent unhealthy after the overload")
     finally:
         cleanup(agent, [w], tmp)
+
+
+def test_agent_max_processes(gilwatch):
+    """More CPython processes than the agent may watch (--max-processes 2
+    here, 1024 at most): the first ones are watched, the rest counted as
+    attach failures, none half-watched."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-max-")
+    agent, loads = None, []
+    try:
+        agent = Agent(gilwatch, tmp, "--max-processes", "2", "--match", tmp)
+        loads = [Workload(PY312, tmp, "w%d" % i) for i in range(3)]
+
+        def counted():
+            text = agent.metrics()
+            return (series(text, "gilwatch_processes_watched")[""] == 2 and
+                    series(text, "gilwatch_attach_failures_total")[""] == 1)
+        wait_for("two watched, one counted", counted, 15)
+        watched = [w.pid for w in loads if agent.watching(w.pid)]
+        check(len(watched) == 2, "watched %s of %s" % (watched, [w.pid for w in loads]))
+        err = Agent._read(agent.err)
+        check("already watching 2 processes; not watched" in err, "stderr: %r" % err[-300:])
+    finally:
+        cleanup(agent, loads, tmp)

@@ -711,6 +711,8 @@ def main():
         ("test_agent_fork_exec_churn",
          functools.partial(churn_tests.test_agent_fork_exec_churn, GILWATCH)),
         ("test_agent_ring_full", functools.partial(churn_tests.test_agent_ring_full, GILWATCH)),
+        ("test_agent_max_processes",
+         functools.partial(churn_tests.test_agent_max_processes, GILWATCH)),
         ("test_stripped_same_verdict 3.11",
          functools.partial(stripped_tests.test_stripped_same_verdict, GILWATCH)),
         ("test_deploy_yamllint", deploy_tests.test_yamllint),
