@@ -296,11 +296,10 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 	cli->watch.detection =
 	    (struct detection_opts){.deadlock_after_s = 2.0, .stall_after_s = 5.0};
 	argp_err_exit_status = GW_EXIT_USAGE;
-	cli->agent = (struct agent_opts){
-	    .listen = "127.0.0.1:9947",
-	    .interval_s = 5.0,
-	    .max_processes = GW_MAX_PROCS,
-	    .detection = cli->watch.detection};
+	cli->agent = (struct agent_opts){.listen = "127.0.0.1:9947",
+					 .interval_s = 5.0,
+					 .max_processes = GW_MAX_PROCS,
+					 .detection = cli->watch.detection};
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "watch") || !strcmp(argv[1], "dump") || !strcmp(argv[1], "agent"))) {
 		static const struct {

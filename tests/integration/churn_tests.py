@@ -12,7 +12,8 @@ import subprocess
 import tempfile
 import time
 
-from agent_tests import Agent, Workload, cleanup, gc_value, run_and_compare_gc, series, wait_for
+from agent_tests import (Agent, Workload, cleanup, gc_value, http_get, run_and_compare_gc, series,
+                         wait_for)
 from harness import check, pyenv_root
 from node_tests import perf_links
 
@@ -179,8 +180,8 @@ def test_agent_max_processes(gilwatch):
         loads = [Workload(PY312, tmp, "w%d" % i) for i in range(3)]
 
         def counted():
-            text = agent.metrics()
-            return (series(text, "gilwatch_processes_watched")[""] == 2 and
+            status, _, text = http_get(agent.base + "/metrics")  # 503 until rendered
+            return status == 200 and (series(text, "gilwatch_processes_watched")[""] == 2 and
                     series(text, "gilwatch_attach_failures_total")[""] == 1)
         wait_for("two watched, one counted", counted, 15)
         watched = [w.pid for w in loads if agent.watching(w.pid)]

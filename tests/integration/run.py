@@ -704,8 +704,6 @@ def main():
          functools.partial(privilege_tests.test_agent_least_privilege, GILWATCH)),
         ("test_agent_without_sys_admin",
          functools.partial(privilege_tests.test_agent_without_sys_admin, GILWATCH)),
-        ("test_watch_drops_capabilities",
-         functools.partial(privilege_tests.test_watch_drops_capabilities, GILWATCH)),
         ("test_agent_thread_churn", functools.partial(churn_tests.test_agent_thread_churn, GILWATCH)),
         ("test_agent_pid_reuse", functools.partial(churn_tests.test_agent_pid_reuse, GILWATCH)),
         ("test_agent_fork_exec_churn",
