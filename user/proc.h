@@ -56,11 +56,12 @@ int proc_root__open(struct proc_root *r, pid_t pid);
 void proc_root__path(const struct proc_root *r, const char *path, char *out, size_t len);
 void proc_root__close(struct proc_root *r);
 /* The fields of /proc/PID/task/TID/stat after "tid (comm) " (state first);
- * tid == pid for the process.
+ * tid 0: /proc/PID/stat, the whole process (its threads' CPU time summed,
+ * the main thread's state). tid == pid is the main thread alone.
  */
 int proc__stat(pid_t pid, pid_t tid, char *out, size_t len);
 /* State letter and CPU time (utime + stime, clock ticks) from the stat
- * file; tid == pid for the whole process. -ESRCH if it cannot be read.
+ * file, tid as for proc__stat. -ESRCH if it cannot be read.
  */
 int proc__cpu(pid_t pid, pid_t tid, char *state, uint64_t *ticks);
 /* True for a zombie or dead process: its maps are already gone. */

@@ -95,6 +95,8 @@ void session__close(struct session *s, bool detach_now)
 {
 	if (!s)
 		return;
+	gw_debug("pid %d: %llu wait samples, %llu failed", s->target.pid,
+		 (unsigned long long)s->waits.runs, (unsigned long long)s->waits.failures);
 	wait_sampler__close(&s->waits);
 	attach__detach(s->skel, &s->target, &s->attachment, detach_now);
 	event_stacks__destroy(&s->event_stacks);
@@ -276,7 +278,8 @@ static bool look_at_process(struct session *s)
 	uint64_t ticks;
 	char state;
 
-	if (proc__cpu(s->target.pid, s->target.pid, &state, &ticks) || state == 'Z' || state == 'X')
+	/* The whole process's CPU time: its main thread often only waits. */
+	if (proc__cpu(s->target.pid, 0, &state, &ticks) || state == 'Z' || state == 'X')
 		return false;
 	s->busy = ticks != s->cpu_ticks;
 	s->cpu_ticks = ticks;

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "privileges.h"
 #include "session.h"
 #include "target_open.h"
 #include "watch.h"
@@ -102,6 +103,9 @@ int watch__run(const struct watch_opts *opts)
 		code = GW_EXIT_BPF;
 	} else {
 		report__attach(&w.session->report, &w.session->attachment);
+		err = privileges__drop_after_attach();
+		if (err)
+			gw_info("keeping all capabilities: %s", strerror(-err));
 		run_loop(&w);
 		session__close(w.session, true);
 	}

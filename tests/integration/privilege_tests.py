@@ -2,13 +2,18 @@
 grants and no others does its whole job; without CAP_SYS_ADMIN, which
 uprobes need again since Linux commit ba677dbe77af (2025), it says so
 (run.py's test_bpf_unavailable: with none at all, one line and exit 7).
+`watch` gives up CAP_SYS_ADMIN and all it no longer uses once attached.
 """
+import json
 import os
+import shutil
+import subprocess
 import tempfile
+import time
 
 from agent_tests import Agent, Workload, cleanup, http_get, run_and_compare_gc, series, wait_for
 from deploy_tests import dig, load_docs, one
-from harness import check, pyenv_root
+from harness import TARGETS, check, probes_left_behind, pyenv_root
 
 PY312 = os.path.join(pyenv_root(), "versions", "3.12.1", "bin", "python3.12")
 # Bit numbers, linux/capability.h.
@@ -77,3 +82,44 @@ def test_agent_without_sys_admin(gilwatch):
     finally:
         cleanup(agent, [w], tmp)
 
+
+def test_watch_drops_capabilities(gilwatch):
+    """`watch` gives up CAP_SYS_ADMIN and every capability but those it
+    still uses (target memory and files, BPF stacks) once attached, reports
+    on (each collection made after the drop counted), and detaches
+    cleanly."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-watchcaps-")
+    go = os.path.join(tmp, "go")
+    target = subprocess.Popen([PY312, os.path.join(TARGETS, "steady_gc.py"), go, go + ".facts",
+                               "2"])
+    watch = None
+    try:
+        wait_for("target ready", lambda: os.path.exists(go + ".ready"), 10)
+        watch = subprocess.Popen([gilwatch, "watch", "--pid", str(target.pid), "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        attach = json.loads(watch.stdout.readline())
+        check(attach["event"] == "attach", "first record %s" % attach)
+        want = sum(1 << CAP_BITS[c] for c in ("SYS_PTRACE", "DAC_READ_SEARCH", "BPF", "PERFMON"))
+        # Dropped right after the attach record is written.
+        deadline = time.monotonic() + 2
+        while effective_caps(watch.pid) != want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        check(effective_caps(watch.pid) == want,
+              "watch runs with %#x after attaching, expected %#x" % (
+                  effective_caps(watch.pid), want))
+        open(go, "w").close()
+        made = wait_for("the target's report", lambda: os.path.exists(go + ".facts") and
+                        json.load(open(go + ".facts")), 15)["collections"]
+        target.wait(timeout=10)
+        out, err = watch.communicate(timeout=20)
+        gcs = sum(1 for line in out.splitlines() if '"event":"gc"' in line)
+        check(gcs >= made, "%d collections after the drop, %d gc records" % (made, gcs))
+        check(watch.returncode in (0, 6), "watch exit %d: %s" % (watch.returncode, err))
+        left = probes_left_behind()
+        check(not left, "probes left behind: %s" % left)
+    finally:
+        for p in (target, watch):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
