@@ -310,23 +310,45 @@ static int want_calls(struct recovery *r, const char *const *calls)
 	return r->nwant ? 0 : -EINVAL;
 }
 
-int disasm__recover(struct elf_file *ef, const char *const *callers, const char *const *calls,
-		    struct elf_symbol *sym)
+/* A recovery over ef looking for calls[]; freed with recovery__free. */
+static int recovery__new(struct elf_file *ef, const char *const *calls, struct recovery **out)
 {
 	struct recovery *r = calloc(1, sizeof(*r));
-	uint64_t start = 0, found, end;
-	struct elf_symbol caller;
 	int err;
 
+	*out = NULL;
 	if (!r)
 		return -ENOMEM;
 	r->ef = ef;
 	err = decoder__open(&r->d);
-	if (err)
-		goto out_free;
-	err = elf_file__exported_functions(ef, &r->exports, &r->nexports);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*out = r;
+	return want_calls(r, calls);
+}
+
+static void recovery__free(struct recovery *r)
+{
+	if (!r)
+		return;
+	free(r->exports);
+	decoder__close(&r->d);
+	free(r);
+}
+
+int disasm__recover(struct elf_file *ef, const char *const *callers, const char *const *calls,
+		    struct elf_symbol *sym)
+{
+	uint64_t start = 0, found, end;
+	struct elf_symbol caller;
+	struct recovery *r;
+	int err;
+
+	err = recovery__new(ef, calls, &r);
 	if (!err)
-		err = want_calls(r, calls);
+		err = elf_file__exported_functions(ef, &r->exports, &r->nexports);
 	for (; !err && *callers; callers++) {
 		if (elf_file__find_symbol(ef, *callers, &caller))
 			continue; /* not in this build */
@@ -345,10 +367,7 @@ int disasm__recover(struct elf_file *ef, const char *const *callers, const char 
 		sym->source = ELF_SYM_DISASM;
 		err = elf_file__vaddr_to_offset(ef, start, &sym->file_offset);
 	}
-	free(r->exports);
-	decoder__close(&r->d);
-out_free:
-	free(r);
+	recovery__free(r);
 	return err;
 }
 
@@ -374,17 +393,11 @@ static int first_wanted_call(const struct disasm_branch *b, void *ctx)
 int disasm__call_return(struct elf_file *ef, const struct elf_symbol *fn,
 			const char *const *callees, struct elf_symbol *site)
 {
-	struct recovery *r = calloc(1, sizeof(*r));
 	uint64_t start, end;
+	struct recovery *r;
 	int err;
 
-	if (!r)
-		return -ENOMEM;
-	r->ef = ef;
-	err = decoder__open(&r->d);
-	if (err)
-		goto out_free;
-	err = want_calls(r, callees);
+	err = recovery__new(ef, callees, &r);
 	if (!err)
 		err = elf_file__function_range(ef, fn->vaddr, &start, &end);
 	if (!err && (start != fn->vaddr || end - start > MAX_CODE))
@@ -399,8 +412,6 @@ int disasm__call_return(struct elf_file *ef, const struct elf_symbol *fn,
 		*site = (struct elf_symbol){.vaddr = r->call_return, .source = fn->source};
 		err = elf_file__vaddr_to_offset(ef, site->vaddr, &site->file_offset);
 	}
-	decoder__close(&r->d);
-out_free:
-	free(r);
+	recovery__free(r);
 	return err;
 }

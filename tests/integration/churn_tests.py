@@ -30,6 +30,13 @@ def map_entries(name, pid):
                if e.get("formatted", {}).get("value", {}).get("pid") == pid)
 
 
+def watched_and_ready(agent, w):
+    """w attached and set up, and a /metrics rendering made since."""
+    wait_for("the agent to watch %d" % w.pid, lambda: agent.watching(w.pid), 10)
+    wait_for("workload ready", w.ready, 10)
+    time.sleep(1.2)
+
+
 def go_and_wait(w, within=60):
     open(w.go, "w").close()
     return wait_for("workload %d" % w.pid, w.result, within)
@@ -44,9 +51,7 @@ def test_agent_thread_churn(gilwatch):
     try:
         agent = Agent(gilwatch, tmp)
         w = Workload(PY312, tmp, "churn", script="thread_churn.py", extra=("5",))
-        wait_for("the agent to watch %d" % w.pid, lambda: agent.watching(w.pid), 10)
-        wait_for("workload ready", w.ready, 10)
-        time.sleep(1.2)
+        watched_and_ready(agent, w)
         before = gc_value(agent.metrics(), w.pid, 2) or 0
         threads = go_and_wait(w)["threads"]
         check(threads >= 1000, "only %d threads in 5 s" % threads)
@@ -112,9 +117,7 @@ def test_agent_fork_exec_churn(gilwatch):
     try:
         agent = Agent(gilwatch, tmp)
         w = Workload(PY312, tmp, "forker", script="fork_churn.py", extra=("20",))
-        wait_for("the agent to watch %d" % w.pid, lambda: agent.watching(w.pid), 10)
-        wait_for("workload ready", w.ready, 10)
-        time.sleep(1.2)
+        watched_and_ready(agent, w)
         text = agent.metrics()
         watched, links = series(text, "gilwatch_processes_watched")[""], perf_links(
             agent.proc.pid)
@@ -146,9 +149,7 @@ def test_agent_ring_full(gilwatch):
         # 5 s of collections, ~2,000 a second here: more records than the
         # 256 KiB ring holds (4,096 of 64 bytes).
         w = Workload(PY312, tmp, "burst", script="gc_burst.py", extra=("5",))
-        wait_for("the agent to watch %d" % w.pid, lambda: agent.watching(w.pid), 10)
-        wait_for("workload ready", w.ready, 10)
-        time.sleep(1.2)
+        watched_and_ready(agent, w)
         text = agent.metrics()
         before, dropped = gc_value(text, w.pid, 2) or 0, series(
             text, "gilwatch_events_dropped_total")[""]
