@@ -92,28 +92,35 @@ static __always_inline __u32 hist_slot(__u64 v)
 	return slot < GW_HIST_SLOTS ? slot : GW_HIST_SLOTS - 1;
 }
 
+/* Map entries start from these: a zeroed initializer on the BPF stack
+ * costs its full size in every caller (152 bytes for a thread state).
+ */
+static const struct gw_thread_state zero_thread_state;
+static const struct gw_thread_stats zero_thread_stats;
+
 /* NULL for a process not watched: probes on a binary shared by all its
  * processes (the agent's) fire in processes not watched yet, too. The
  * watched check is paid only when a thread's entry is created.
  */
 static __always_inline struct gw_thread_state *thread_state_get(__u64 pid_tgid)
 {
-	struct gw_thread_state zero = {.pid = pid_tgid >> 32};
-	__u32 tid = (__u32)pid_tgid;
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
 
-	if (ts && ts->pid == zero.pid)
+	if (ts && ts->pid == pid)
 		return ts;
-	if (!bpf_map_lookup_elem(&proc_cfg, &zero.pid))
+	if (!bpf_map_lookup_elem(&proc_cfg, &pid))
 		return NULL;
 	/* A new thread, or a reused tid of another process: start afresh. */
-	bpf_map_update_elem(&thread_state, &tid, &zero, BPF_ANY);
-	return bpf_map_lookup_elem(&thread_state, &tid);
+	bpf_map_update_elem(&thread_state, &tid, &zero_thread_state, BPF_ANY);
+	ts = bpf_map_lookup_elem(&thread_state, &tid);
+	if (ts)
+		ts->pid = pid;
+	return ts;
 }
 
 static __always_inline struct gw_thread_stats *thread_stats_get(__u32 pid, __u32 tid)
 {
-	struct gw_thread_stats zero = {.pid = pid};
 	struct gw_thread_stats *tst = bpf_map_lookup_elem(&thread_stats, &tid);
 
 	/* A tid given out again: the entry of an ended thread, or of another
@@ -121,8 +128,11 @@ static __always_inline struct gw_thread_stats *thread_stats_get(__u32 pid, __u32
 	 */
 	if (tst && tst->pid == pid && !tst->ended)
 		return tst;
-	bpf_map_update_elem(&thread_stats, &tid, &zero, BPF_ANY);
-	return bpf_map_lookup_elem(&thread_stats, &tid);
+	bpf_map_update_elem(&thread_stats, &tid, &zero_thread_stats, BPF_ANY);
+	tst = bpf_map_lookup_elem(&thread_stats, &tid);
+	if (tst)
+		tst->pid = pid;
+	return tst;
 }
 
 /* User space creates the entry when it starts watching the process: the

@@ -111,39 +111,24 @@ struct {
 SEC("uprobe")
 int BPF_KPROBE(gw_sem_init, void *lock)
 {
-	__u64 id = bpf_get_current_pid_tgid(), frame, code;
-	struct py_walk w = {.tid = (__u32)id};
+	__u64 id = bpf_get_current_pid_tgid();
 	struct gw_lock_site site = {.pid = id >> 32};
 	__u64 key = (__u64)lock;
 	struct gw_proc_cfg *cfg;
-	__u8 owner;
-	__u32 i;
+	struct py_walk *w;
 
 	cfg = bpf_map_lookup_elem(&proc_cfg, &site.pid);
-	if (!cfg || !cfg->deep || !lock || !cfg->py.interp_head)
+	if (!cfg || !cfg->deep || !lock)
 		return 0;
-	w.o = cfg->py;
-	w.fsbase = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
-	find_tstate(&w);
-	if (!w.tstate)
+	w = py_walk_start(cfg, GW_SITE_FRAMES, false);
+	if (!w)
 		return 0;
-	frame = read_u64(w.tstate + w.o.tstate_frame);
-	if (w.o.frame_via_cframe && frame)
-		frame = read_u64(frame + w.o.cframe_current_frame);
-	for (i = 0; i < 2 * GW_SITE_FRAMES && frame && site.n < GW_SITE_FRAMES; i++) {
-		owner = 0;
-		if (w.o.frame_owner)
-			bpf_probe_read_user(&owner, 1, (void *)(frame + w.o.frame_owner));
-		code = read_u64(frame + w.o.frame_code);
-		if (owner != GW_FRAME_OWNED_BY_CSTACK && code) {
-			site.code[site.n & (GW_SITE_FRAMES - 1)] = code;
-			bpf_probe_read_user(&site.instr[site.n & (GW_SITE_FRAMES - 1)],
-					    w.o.frame_instr_size == 4 ? 4 : 8,
-					    (void *)(frame + w.o.frame_instr));
-			site.n++;
-		}
-		frame = read_u64(frame + w.o.frame_previous);
-	}
+	py_walk_frames(w);
+	if (!w->n)
+		return 0;
+	site.n = w->n;
+	bpf_probe_read_kernel(site.code, sizeof(site.code), w->code);
+	bpf_probe_read_kernel(site.instr, sizeof(site.instr), w->instr);
 	bpf_map_update_elem(&lock_sites, &key, &site, BPF_ANY);
 	return 0;
 }

@@ -29,15 +29,41 @@ struct {
 /* 3.12+: frames owned by the C stack are shims, not Python code. */
 #define GW_FRAME_OWNED_BY_CSTACK 3
 
+/* A walk of the calling thread's Python frames. It lives in a per-CPU map,
+ * not on the BPF stack: with its copy of the offsets and the frames found
+ * it would cost every program that captures stacks most of the 512-byte
+ * budget. The bpf_loop() callbacks look it up themselves (6.1's bpf_loop()
+ * takes only a stack pointer as their context). A program preempted
+ * mid-walk by another on the same CPU garbles one capture, nothing more.
+ */
 struct py_walk {
 	struct gw_py_offsets o;
 	__u64 fsbase;
 	__u64 cursor; /* the thread state, then the frame, being looked at */
 	__u64 tstate; /* the current thread's, once found */
+	__u64 code[GW_PY_FRAMES];
+	__u64 instr[GW_PY_FRAMES];
 	__u32 tid;
 	__u32 cpu;
 	__u32 n;
+	__u32 max;	/* frames wanted, at most GW_PY_FRAMES */
+	__u32 truncated;
+	__u32 capture; /* also copy what names each frame into this CPU's stack_scratch */
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_walk);
+} walk_scratch SEC(".maps");
+
+static __always_inline struct py_walk *py_walk_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&walk_scratch, &zero);
+}
 
 static __always_inline __u64 read_u64(__u64 addr)
 {
@@ -45,6 +71,27 @@ static __always_inline __u64 read_u64(__u64 addr)
 
 	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
 	return v;
+}
+
+/* This CPU's walk, set up for the calling thread of process cfg; NULL when
+ * the process's Python layout is unknown.
+ */
+static __always_inline struct py_walk *py_walk_start(const struct gw_proc_cfg *cfg, __u32 max,
+						     bool capture)
+{
+	struct py_walk *w = py_walk_get();
+
+	if (!w || !cfg->py.interp_head)
+		return NULL;
+	w->o = cfg->py;
+	w->fsbase = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
+	w->cursor = w->tstate = 0;
+	w->tid = (__u32)bpf_get_current_pid_tgid();
+	w->cpu = bpf_get_smp_processor_id();
+	w->n = w->truncated = 0;
+	w->max = max < GW_PY_FRAMES ? max : GW_PY_FRAMES;
+	w->capture = capture;
+	return w;
 }
 
 static __always_inline bool tstate_is_current(const struct py_walk *w, __u64 tstate)
@@ -57,11 +104,11 @@ static __always_inline bool tstate_is_current(const struct py_walk *w, __u64 tst
 	return native == w->tid;
 }
 
-static long find_tstate_step(__u32 i, void *arg)
+static long find_tstate_step(__u32 i, void *unused)
 {
-	struct py_walk *w = arg;
+	struct py_walk *w = py_walk_get();
 
-	if (!w->cursor)
+	if (!w || !w->cursor)
 		return 1;
 	if (tstate_is_current(w, w->cursor)) {
 		w->tstate = w->cursor;
@@ -69,21 +116,6 @@ static long find_tstate_step(__u32 i, void *arg)
 	}
 	w->cursor = read_u64(w->cursor + w->o.tstate_next);
 	return 0;
-}
-
-/* The calling thread's PyThreadState: the GIL's holder when that is us (a
- * collection runs with the GIL), else found in the interpreter's list.
- */
-static __always_inline void find_tstate(struct py_walk *w)
-{
-	__u64 t = w->o.gil_holder ? read_u64(w->o.gil_holder) : 0;
-
-	if (t && tstate_is_current(w, t)) {
-		w->tstate = t;
-		return;
-	}
-	w->cursor = read_u64(read_u64(w->o.interp_head) + w->o.threads_head);
-	bpf_loop(GW_MAX_TSTATES, find_tstate_step, w, 0);
 }
 
 /* Copies len bytes at addr into dst and records the region (len 0 if the
@@ -121,21 +153,21 @@ static __always_inline void capture_frame(struct gw_stack_event *e, const struct
 		GW_LINETABLE_BYTES, code_member(d, o->code_linetable));
 }
 
-static long walk_frame_step(__u32 i, void *arg)
+static long walk_frame_step(__u32 i, void *unused)
 {
-	struct py_walk *w = arg;
+	struct py_walk *w = py_walk_get();
 	struct gw_stack_event *e;
-	__u64 frame = w->cursor, code, instr = 0;
+	__u64 frame, code, instr = 0;
 	__u8 owner = 0;
 	__u32 n;
 
-	e = bpf_map_lookup_elem(&stack_scratch, &w->cpu);
-	if (!e || !frame)
+	if (!w || !w->cursor)
 		return 1;
-	if (w->n >= GW_PY_FRAMES) {
-		e->py_truncated = 1;
+	if (w->n >= w->max) {
+		w->truncated = 1;
 		return 1;
 	}
+	frame = w->cursor;
 	if (w->o.frame_owner)
 		bpf_probe_read_user(&owner, 1, (void *)(frame + w->o.frame_owner));
 	code = read_u64(frame + w->o.frame_code);
@@ -143,20 +175,31 @@ static long walk_frame_step(__u32 i, void *arg)
 			    (void *)(frame + w->o.frame_instr));
 	if (owner != GW_FRAME_OWNED_BY_CSTACK && code) {
 		n = w->n & (GW_PY_FRAMES - 1);
-		e->py_code[n] = code;
-		e->py_instr[n] = instr;
-		capture_frame(e, &w->o, n, code);
+		w->code[n] = code;
+		w->instr[n] = instr;
+		e = w->capture ? bpf_map_lookup_elem(&stack_scratch, &w->cpu) : NULL;
+		if (e)
+			capture_frame(e, &w->o, n, code);
 		w->n++;
 	}
 	w->cursor = read_u64(frame + w->o.frame_previous);
 	return 0;
 }
 
-static __always_inline void capture_python(struct gw_stack_event *e, struct py_walk *w)
+/* The calling thread's Python frames, innermost first, into w->code and
+ * w->instr. Its PyThreadState is the GIL's holder when that is us (a
+ * collection runs with the GIL), else found in the interpreter's list.
+ */
+static __always_inline void py_walk_frames(struct py_walk *w)
 {
-	__u64 frame;
+	__u64 t = w->o.gil_holder ? read_u64(w->o.gil_holder) : 0, frame;
 
-	find_tstate(w);
+	if (t && tstate_is_current(w, t)) {
+		w->tstate = t;
+	} else {
+		w->cursor = read_u64(read_u64(w->o.interp_head) + w->o.threads_head);
+		bpf_loop(GW_MAX_TSTATES, find_tstate_step, NULL, 0);
+	}
 	if (!w->tstate)
 		return;
 	frame = read_u64(w->tstate + w->o.tstate_frame);
@@ -164,31 +207,31 @@ static __always_inline void capture_python(struct gw_stack_event *e, struct py_w
 		frame = read_u64(frame + w->o.cframe_current_frame);
 	w->cursor = frame;
 	/* Shim frames take steps too: bound the walk, not only the output. */
-	bpf_loop(2 * GW_PY_FRAMES, walk_frame_step, w, 0);
-	e->py_n = w->n;
+	bpf_loop(2 * GW_PY_FRAMES, walk_frame_step, NULL, 0);
 }
 
+/* The registers one at a time: a struct pt_regs copy would put 168 bytes
+ * on the BPF stack to use 8 of them.
+ */
 static __always_inline void capture_native(struct gw_stack_event *e, struct pt_regs *regs)
 {
-	struct pt_regs r;
 	__u32 i;
 
-	if (bpf_probe_read_kernel(&r, sizeof(r), regs))
+	if (bpf_probe_read_kernel(&e->regs.sp, 8, &regs->sp))
 		return;
-	e->regs.ip = r.ip;
-	e->regs.sp = r.sp;
-	e->regs.bp = r.bp;
-	e->regs.bx = r.bx;
-	e->regs.r12 = r.r12;
-	e->regs.r13 = r.r13;
-	e->regs.r14 = r.r14;
-	e->regs.r15 = r.r15;
+	bpf_probe_read_kernel(&e->regs.ip, 8, &regs->ip);
+	bpf_probe_read_kernel(&e->regs.bp, 8, &regs->bp);
+	bpf_probe_read_kernel(&e->regs.bx, 8, &regs->bx);
+	bpf_probe_read_kernel(&e->regs.r12, 8, &regs->r12);
+	bpf_probe_read_kernel(&e->regs.r13, 8, &regs->r13);
+	bpf_probe_read_kernel(&e->regs.r14, 8, &regs->r14);
+	bpf_probe_read_kernel(&e->regs.r15, 8, &regs->r15);
 	/* Chunks, so that a stack top closer than GW_STACK_BYTES still yields
 	 * what lies below it.
 	 */
 	for (i = 0; i < GW_STACK_BYTES / GW_STACK_CHUNK; i++) {
 		if (bpf_probe_read_user(e->stack + i * GW_STACK_CHUNK, GW_STACK_CHUNK,
-					(void *)(r.sp + i * GW_STACK_CHUNK)))
+					(void *)(e->regs.sp + i * GW_STACK_CHUNK)))
 			break;
 	}
 	e->stack_len = i * GW_STACK_CHUNK;
@@ -216,28 +259,31 @@ static __always_inline void capture_ret_fixups(struct gw_stack_event *e)
 static __noinline bool emit_stacks(struct pt_regs *regs, __u32 type, __u32 arg, __u64 now)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct py_walk w = {.tid = (__u32)id, .cpu = bpf_get_smp_processor_id()};
-	__u32 pid = id >> 32;
+	__u32 pid = id >> 32, cpu = bpf_get_smp_processor_id();
 	struct gw_stack_event *e;
 	struct gw_proc_cfg *cfg;
+	struct py_walk *w;
 
 	cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
-	e = bpf_map_lookup_elem(&stack_scratch, &w.cpu);
+	e = bpf_map_lookup_elem(&stack_scratch, &cpu);
 	if (!cfg || !e)
 		return false;
 	e->type = type;
 	e->pid = pid;
-	e->tid = w.tid;
+	e->tid = (__u32)id;
 	e->arg = arg;
 	e->time_ns = now;
 	e->py_n = e->py_truncated = e->stack_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	capture_native(e, regs);
 	capture_ret_fixups(e);
-	if (cfg->py.interp_head) {
-		w.o = cfg->py;
-		w.fsbase = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
-		capture_python(e, &w);
+	w = py_walk_start(cfg, GW_PY_FRAMES, true);
+	if (w) {
+		py_walk_frames(w);
+		e->py_n = w->n;
+		e->py_truncated = w->truncated;
+		bpf_probe_read_kernel(e->py_code, sizeof(e->py_code), w->code);
+		bpf_probe_read_kernel(e->py_instr, sizeof(e->py_instr), w->instr);
 	}
 	if (bpf_ringbuf_output(&stack_events, e, sizeof(*e), 0)) {
 		__sync_fetch_and_add(&dropped_events, 1);
