@@ -34,7 +34,7 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAYOUT_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
 LAYOUT_PROBES := $(patsubst %,$(OUTPUT)/tests/layout-%,$(LAYOUT_VERSIONS))
 
-.PHONY: all deps test test-asan unit integration run demo clean format fuzz
+.PHONY: all deps test test-asan unit integration run demo clean format fuzz bpf-budget
 all: $(OUTPUT)/gilwatch
 
 deps:
@@ -70,6 +70,14 @@ $(OUTPUT)/gilwatch: $(OUTPUT)/user/main.o $(USER_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(OUTPUT)/tests
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+# Every BPF program loaded on the running kernel, its stack and instruction
+# figures read from the verifier and held to a budget (tests/bpf/).
+$(OUTPUT)/tests/bpf_budget: tests/bpf/bpf_budget.c $(USER_OBJS) | $(OUTPUT)/tests
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
+bpf-budget: $(OUTPUT)/tests/bpf_budget
+	$(OUTPUT)/tests/bpf_budget
 
 $(OUTPUT)/tests/layout-%: tests/unit/layout_probe.c | $(OUTPUT)/tests
 	$(CC) -O0 -I$(PYENV_ROOT)/versions/$*/include/python$(basename $*) $< -o $@
@@ -138,7 +146,7 @@ soak: $(OUTPUT)/gilwatch
 	$(PY) bench/soak.py --gilwatch $(OUTPUT)/gilwatch $(SOAK_ARGS)
 
 test: deps
-	$(MAKE) all unit fuzz
+	$(MAKE) all unit bpf-budget fuzz
 	$(MAKE) integration
 	$(MAKE) test-asan
 	$(MAKE) bench-smoke
@@ -167,7 +175,7 @@ demo: deps
 	demo/run.sh $(ARGS)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h include/*.h user/*.[ch] tests/unit/*.c
+	clang-format -i bpf/*.c bpf/*.h include/*.h user/*.[ch] tests/unit/*.c tests/bpf/*.c
 
 clean:
 	rm -rf $(OUTPUT) $(ASAN_OUTPUT)

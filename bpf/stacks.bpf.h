@@ -46,7 +46,7 @@ struct py_walk {
 	__u32 tid;
 	__u32 cpu;
 	__u32 n;
-	__u32 max;	/* frames wanted, at most GW_PY_FRAMES */
+	__u32 max; /* frames wanted, at most GW_PY_FRAMES */
 	__u32 truncated;
 	__u32 capture; /* also copy what names each frame into this CPU's stack_scratch */
 };

@@ -439,7 +439,8 @@ int agent__run(const struct agent_opts *opts)
 			     &(struct bpf_loader_opts){.sz = sizeof(struct bpf_loader_opts),
 						       .lookup = lookup,
 						       .on_new_process = on_new_process,
-						       .ctx = a})) {
+						       .ctx = a,
+						       .deep = opts->detection.deep})) {
 		code = GW_EXIT_BPF;
 		goto out_http;
 	}

@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "bpf_features.h"
 #include "gilwatch.h"
 #include "gilwatch.skel.h"
 #include "proc.h"
@@ -187,7 +188,18 @@ int attach__probes(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t p
 		    python_probes[probe].libc == python_binary)
 			continue;
 		if (probe == PY_PROBE_GIL_WAIT && !deep && t->gil) {
-			found->method[probe] = "sampling"; /* gil_wait_sampler.h */
+			/* Never the timed probes instead: they slow a threaded
+			 * service down (wait_sampler.bpf.h).
+			 */
+			if (!bpf_features__unavailable(GW_FEATURE_WAIT_SAMPLING))
+				found->method[probe] = "sampling"; /* wait_sampler.h */
+			else
+				snprintf(found->reason[probe], GW_REASON_LEN,
+					 "the kernel turned wait sampling off");
+		} else if (probe == PY_PROBE_GIL_WAIT &&
+			   bpf_features__unavailable(GW_FEATURE_TIMED_GIL_WAITS)) {
+			snprintf(found->reason[probe], GW_REASON_LEN,
+				 "the kernel turned timed GIL waits off");
 		} else if (!t->sym_err[probe] && probe == PY_PROBE_GIL_WAIT) {
 			err = attach_gil_sleep(l, t, pid, plan[i].enter, plan[i].exit);
 			found->method[probe] = "libc";
@@ -265,6 +277,7 @@ void attach__detach(struct gilwatch_bpf *skel, const struct gw_target *t, struct
 void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_t len)
 {
 	size_t used = 0;
+	enum gw_feature f;
 	int probe;
 
 	buf[0] = '\0';
@@ -279,6 +292,11 @@ void attach__describe(const struct gw_attachment *a, bool deep, char *buf, size_
 		else
 			used += snprintf(buf + used, len - used, "%s%s unavailable: %s",
 					 used ? ", " : "", name, a->found.reason[probe]);
+	}
+	for (f = 0; f < GW_FEATURE_COUNT && used < len; f++) {
+		if (bpf_features__reported(f, deep) && bpf_features__unavailable(f))
+			used += snprintf(buf + used, len - used, "%s%s unavailable",
+					 used ? ", " : "", gw_features[f].name);
 	}
 }
 

@@ -5,15 +5,13 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_features.h"
+#include "bpf_load_diag.h"
 #include "bpf_loader.h"
+#include "ret_fixups.h"
 #include "gilwatch.skel.h"
 #include "log.h"
 #include "session.h"
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	return gw_verbose ? vfprintf(stderr, fmt, args) : 0;
-}
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -58,6 +56,8 @@ static int attach_kernel_probes(struct bpf_loader *b)
 	int i, err;
 
 	for (i = 0; i < GW_KERNEL_LINKS; i++) {
+		if (!bpf_program__autoload(progs[i]))
+			continue; /* an optional feature the kernel turned off */
 		b->kernel_links[i] = bpf_program__attach(progs[i]);
 		if (!b->kernel_links[i]) {
 			err = -errno;
@@ -69,26 +69,96 @@ static int attach_kernel_probes(struct bpf_loader *b)
 	return 0;
 }
 
+int bpf_loader__prepare(struct gilwatch_bpf *skel, bool discover_execs)
+{
+	skel->rodata->discover_execs = discover_execs;
+	/* One stack capture slot per CPU. */
+	return bpf_map__set_max_entries(skel->maps.stack_scratch, libbpf_num_possible_cpus());
+}
+
+/* Opens the skeleton with the programs this run needs: --deep's only with
+ * it, none of a feature turned off. NULL with errno set on failure.
+ */
+static struct gilwatch_bpf *open_skeleton(const struct bpf_loader_opts *opts)
+{
+	struct gilwatch_bpf *skel = gilwatch_bpf__open();
+	struct bpf_program *prog;
+	enum gw_feature f;
+	int err;
+
+	if (!skel)
+		return NULL;
+	err = bpf_loader__prepare(skel, opts->on_new_process != NULL);
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		f = bpf_features__of_program(bpf_program__name(prog));
+		if ((f == GW_FEATURE_DEEP && !opts->deep) || bpf_features__unavailable(f))
+			err = err ?: bpf_program__set_autoload(prog, false);
+	}
+	if (err) {
+		gilwatch_bpf__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
+}
+
+/* Loads what the kernel accepts: a rejected optional feature is turned off
+ * and the object loaded again without it. 0 or -errno, logged once.
+ */
+static int load_skeleton(struct bpf_loader *b)
+{
+	struct bpf_load_diag d;
+	enum gw_feature f;
+	int err, tries;
+
+	if (bpf_load_diag__check_btf(&d)) {
+		gw_err("%s", d.message);
+		return -ENOENT;
+	}
+	for (tries = 0; tries < GW_FEATURE_COUNT; tries++) {
+		b->skel = open_skeleton(&b->opts);
+		if (!b->skel) {
+			err = -errno;
+			gw_err("cannot open BPF programs: %s", strerror(errno));
+			return err;
+		}
+		err = bpf_load_diag__begin(b->skel->obj);
+		if (!err) {
+			err = gilwatch_bpf__load(b->skel) ? -errno : 0;
+			if (err)
+				bpf_load_diag__explain(b->skel->obj, err, &d);
+			bpf_load_diag__end();
+		}
+		if (!err)
+			return 0;
+		gilwatch_bpf__destroy(b->skel);
+		b->skel = NULL;
+		f = d.prog[0] ? bpf_features__of_program(d.prog) : GW_FEATURE_CORE;
+		if (err == -ENOMEM || f == GW_FEATURE_CORE || f == GW_FEATURE_DEEP ||
+		    d.kind == BPF_LOAD_PRIVILEGES || d.kind == BPF_LOAD_OTHER)
+			break;
+		bpf_features__disable(f, d.message);
+	}
+	if (err == -ENOMEM)
+		gw_err("cannot load BPF programs: %s", strerror(ENOMEM));
+	else
+		gw_err("%s", d.message);
+	return err;
+}
+
 int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts)
 {
 	int err;
 
 	memset(b, 0, sizeof(*b));
 	b->opts = *opts;
-	libbpf_set_print(libbpf_print);
-	b->skel = gilwatch_bpf__open();
-	if (b->skel)
-		b->skel->rodata->discover_execs = opts->on_new_process != NULL;
-	/* One stack capture slot per CPU. */
-	if (!b->skel ||
-	    bpf_map__set_max_entries(b->skel->maps.stack_scratch, libbpf_num_possible_cpus()) ||
-	    gilwatch_bpf__load(b->skel)) {
-		err = -errno;
-		gw_err("cannot load BPF programs: %s (needs root or CAP_BPF and CAP_PERFMON, "
-		       "and a kernel with BTF)",
-		       strerror(errno));
+	bpf_load_diag__install();
+	err = load_skeleton(b);
+	if (err)
 		goto fail;
-	}
+	/* Loaded now so that its absence is said at the start, not mid-dump. */
+	ret_fixups__available();
 	err = attach_kernel_probes(b);
 	if (err)
 		goto fail;

@@ -6,6 +6,7 @@
 #ifndef GW_BPF_LOADER_H
 #define GW_BPF_LOADER_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct gilwatch_bpf;
@@ -22,6 +23,8 @@ struct bpf_loader_opts {
 	 */
 	void (*on_new_process)(void *ctx, pid_t pid);
 	void *ctx;
+	/* --deep: its programs are loaded (and then required). */
+	bool deep;
 };
 
 /* Machine-wide: the sched and signal tracepoints. */
@@ -34,12 +37,21 @@ struct bpf_loader {
 	struct bpf_loader_opts opts;
 };
 
-/* Loads and attaches the tracepoints; -errno, logged in one line. */
+/* Loads and attaches the tracepoints; -errno, logged in one line that says
+ * why (privileges, no BTF, a missing kernel feature, a verifier rejection).
+ * An optional feature's program that the kernel rejects is left out
+ * (bpf_features.h) and the rest loads.
+ */
 int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts);
 void bpf_loader__close(struct bpf_loader *b);
 /* Waits up to timeout_ms for events and hands out all there are. */
 int bpf_loader__poll(struct bpf_loader *b, int timeout_ms);
 /* Hands out the stack ring's records now (session_opts.drain_stacks). */
 void bpf_loader__drain_stacks(void *b);
+
+/* Sizes the skeleton's maps and sets its knobs as gilwatch runs them: for
+ * tools that load the same programs (tests/bpf_budget.c). 0 or -errno.
+ */
+int bpf_loader__prepare(struct gilwatch_bpf *skel, bool discover_execs);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf_features.h"
 #include "metrics.h"
 #include "session.h"
 #include "version.h"
@@ -255,6 +256,7 @@ static void self_probes(struct metrics_text *t, struct session *const *ss, size_
 		unsigned count;
 	} by[8];
 	size_t i, m, nby;
+	enum gw_feature f;
 	int p;
 
 	family(t, "gilwatch_probe_attached", "gauge",
@@ -276,6 +278,16 @@ static void self_probes(struct metrics_text *t, struct session *const *ss, size_
 		for (m = 0; m < nby; m++)
 			put(t, "gilwatch_probe_attached{probe=\"%s\",method=\"%s\"} %u\n",
 			    python_probes[p].name, by[m].method, by[m].count);
+	}
+	/* The kernel's features are the same for every process. */
+	for (f = 0; f < GW_FEATURE_COUNT; f++) {
+		for (i = 0, nby = 0; i < n; i++)
+			nby += bpf_features__reported(f, ss[i]->opts.deep);
+		if (nby)
+			put(t, "gilwatch_probe_attached{probe=\"%s\",method=\"%s\"} %zu\n",
+			    gw_features[f].name,
+			    bpf_features__unavailable(f) ? "unavailable" : gw_features[f].method,
+			    nby);
 	}
 }
 

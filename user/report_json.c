@@ -1,5 +1,6 @@
 #include <string.h>
 // SPDX-License-Identifier: MIT
+#include "bpf_features.h"
 #include "cgroup_labels.h"
 #include "detect.h"
 #include "json_writer.h"
@@ -29,6 +30,7 @@ void report_json__attach(struct report *r, const struct gw_attachment *a)
 {
 	const struct gw_target *t = r->target;
 	struct json_writer w;
+	enum gw_feature f;
 	int probe;
 
 	begin(r, &w, "attach", report__now_ns(r));
@@ -50,6 +52,16 @@ void report_json__attach(struct report *r, const struct gw_attachment *a)
 			jw_str(&w, "method", a->found.method[probe]);
 		else
 			jw_str(&w, "unavailable", a->found.reason[probe]);
+		jw_object_end(&w);
+	}
+	for (f = 0; f < GW_FEATURE_COUNT; f++) {
+		if (!bpf_features__reported(f, r->deep))
+			continue;
+		jw_object_begin(&w, gw_features[f].name);
+		if (bpf_features__unavailable(f))
+			jw_str(&w, "unavailable", bpf_features__unavailable(f));
+		else
+			jw_str(&w, "method", gw_features[f].method);
 		jw_object_end(&w);
 	}
 	jw_object_end(&w);

@@ -6,24 +6,43 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "log.h"
+#include "bpf_features.h"
+#include "bpf_load_diag.h"
 #include "ret_fixups.h"
 #include "retfix.skel.h"
 
 /* Loaded on first use, kept for the life of the process. */
 static struct retfix_bpf *skel;
-static bool load_failed;
 
 static struct retfix_bpf *retfix(void)
 {
-	if (skel || load_failed)
+	struct bpf_load_diag d;
+	int err;
+
+	if (skel || bpf_features__unavailable(GW_FEATURE_RET_FIXUPS))
 		return skel;
-	skel = retfix_bpf__open_and_load();
+	bpf_load_diag__install();
+	skel = retfix_bpf__open();
 	if (!skel) {
-		load_failed = true;
-		gw_debug("no uretprobe fixups: %s", strerror(errno));
+		bpf_features__disable(GW_FEATURE_RET_FIXUPS, strerror(errno));
+		return NULL;
 	}
+	err = bpf_load_diag__begin(skel->obj);
+	if (!err)
+		err = retfix_bpf__load(skel) ? -errno : 0;
+	if (err) {
+		bpf_load_diag__explain(skel->obj, err, &d);
+		bpf_features__disable(GW_FEATURE_RET_FIXUPS, d.message);
+		retfix_bpf__destroy(skel);
+		skel = NULL;
+	}
+	bpf_load_diag__end();
 	return skel;
+}
+
+bool ret_fixups__available(void)
+{
+	return retfix() != NULL;
 }
 
 int ret_fixups__read(pid_t tid, struct gw_ret_fixup *out, unsigned max)

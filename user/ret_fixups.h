@@ -6,6 +6,7 @@
 #ifndef GW_RET_FIXUPS_H
 #define GW_RET_FIXUPS_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include "gilwatch.h"
 
@@ -13,5 +14,10 @@
  * available: then unwinding stops at a probed function), at most max.
  */
 int ret_fixups__read(pid_t tid, struct gw_ret_fixup *out, unsigned max);
+
+/* Loads the fixup reader if not yet done: false when the kernel turned it
+ * off (said once, bpf_features.h).
+ */
+bool ret_fixups__available(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "proc.h"
 #include "session.h"
+#include "bpf_features.h"
 
 /* GIL holder samples (default mode's GIL share) of a process that uses
  * CPU: 100 a second. One that does not is sampled at each check: its GIL
@@ -61,7 +62,7 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 		free(s);
 		return err;
 	}
-	if (!opts->deep && s->target.gil) {
+	if (!opts->deep && s->target.gil && !bpf_features__unavailable(GW_FEATURE_WAIT_SAMPLING)) {
 		err = wait_sampler__open(&s->waits, skel, t->pid);
 		if (err)
 			gw_info("pid %d: waits not sampled: %s (task iterators need Linux 6.1+)",

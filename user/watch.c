@@ -74,7 +74,7 @@ int watch__run(const struct watch_opts *opts)
 				  .drain_stacks = bpf_loader__drain_stacks};
 	struct watch w = {.opts = opts};
 	struct bpf_loader_opts loader_opts = {
-	    .sz = sizeof(loader_opts), .lookup = lookup, .ctx = &w};
+	    .sz = sizeof(loader_opts), .lookup = lookup, .ctx = &w, .deep = opts->detection.deep};
 	struct gw_target *t;
 	int code, err;
 
