@@ -79,6 +79,13 @@ $(OUTPUT)/tests/bpf_budget: tests/bpf/bpf_budget.c $(USER_OBJS) | $(OUTPUT)/test
 bpf-budget: $(OUTPUT)/tests/bpf_budget
 	$(OUTPUT)/tests/bpf_budget
 
+# Programs built to be refused, for the load diagnosis's unit test.
+$(OUTPUT)/tests/rejected.bpf.o: tests/unit/rejected.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/tests
+	$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
+
+$(OUTPUT)/tests/test_bpf_load_diag: CFLAGS += -DGW_TEST_BPF_OBJ='"$(OUTPUT)/tests/rejected.bpf.o"'
+$(OUTPUT)/tests/test_bpf_load_diag: | $(OUTPUT)/tests/rejected.bpf.o
+
 $(OUTPUT)/tests/layout-%: tests/unit/layout_probe.c | $(OUTPUT)/tests
 	$(CC) -O0 -I$(PYENV_ROOT)/versions/$*/include/python$(basename $*) $< -o $@
 

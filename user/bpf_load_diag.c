@@ -48,8 +48,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		va_end(copy);
 		line[strcspn(line, "\n")] = '\0';
 		note_prog(line);
-		/* The log itself is read from its buffer; its banner is no reason. */
-		if (!strstr(line, "BEGIN PROG LOAD LOG") && !strstr(line, "failed to load"))
+		/* The log itself is read from its buffer; its banner and the
+		 * failures that follow the first are no reason.
+		 */
+		if (!strstr(line, "BEGIN PROG LOAD LOG") && !strstr(line, "failed to load") &&
+		    !strstr(line, "failed to prepare load attributes"))
 			snprintf(diag.last_warning, sizeof(diag.last_warning), "%s",
 				 strncmp(line, "libbpf: ", 8) ? line : line + 8);
 	}
