@@ -37,6 +37,20 @@ static void note_prog(const char *line)
 		snprintf(diag.last_prog, sizeof(diag.last_prog), "%.*s", (int)(end - p), p);
 }
 
+/* "libbpf: prog 'x': failed to ..." -> "failed to ...": the diagnosis
+ * names the program itself.
+ */
+static const char *after_prefixes(const char *line)
+{
+	const char *p;
+
+	if (!strncmp(line, "libbpf: ", 8))
+		line += 8;
+	if (!strncmp(line, "prog '", 6) && (p = strstr(line, "': ")))
+		line = p + 3;
+	return line;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	char line[sizeof(diag.last_warning)];
@@ -54,7 +68,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		if (!strstr(line, "BEGIN PROG LOAD LOG") && !strstr(line, "failed to load") &&
 		    !strstr(line, "failed to prepare load attributes"))
 			snprintf(diag.last_warning, sizeof(diag.last_warning), "%s",
-				 strncmp(line, "libbpf: ", 8) ? line : line + 8);
+				 after_prefixes(line));
 	}
 	if (gw_verbose || (level == LIBBPF_WARN && !diag.loading))
 		return vfprintf(stderr, fmt, args);

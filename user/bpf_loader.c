@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 
@@ -76,6 +77,28 @@ int bpf_loader__prepare(struct gilwatch_bpf *skel, bool discover_execs)
 	return bpf_map__set_max_entries(skel->maps.stack_scratch, libbpf_num_possible_cpus());
 }
 
+/* Tests: GILWATCH_TEST_MISSING_ATTACH=prog,... loads those programs as
+ * if the kernel lacked their tracepoint or iterator (a real load failure,
+ * on kernels that have everything), to exercise what a kernel without
+ * them gets.
+ */
+static int simulate_missing_attach(struct bpf_program *prog)
+{
+	const char *list = getenv("GILWATCH_TEST_MISSING_ATTACH"), *name = bpf_program__name(prog);
+	size_t len = strlen(name);
+	const char *p;
+
+	for (p = list; p && (p = strstr(p, name)); p += len) {
+		if ((p == list || p[-1] == ',') && (p[len] == ',' || !p[len]))
+			/* Looked up under the other kind's name: not found. */
+			return bpf_program__set_expected_attach_type(
+			    prog, bpf_program__expected_attach_type(prog) == BPF_TRACE_ITER
+				      ? BPF_TRACE_RAW_TP
+				      : BPF_TRACE_ITER);
+	}
+	return 0;
+}
+
 /* Opens the skeleton with the programs this run needs: --deep's only with
  * it, none of a feature turned off. NULL with errno set on failure.
  */
@@ -94,6 +117,7 @@ static struct gilwatch_bpf *open_skeleton(const struct bpf_loader_opts *opts)
 		f = bpf_features__of_program(bpf_program__name(prog));
 		if ((f == GW_FEATURE_DEEP && !opts->deep) || bpf_features__unavailable(f))
 			err = err ?: bpf_program__set_autoload(prog, false);
+		err = err ?: simulate_missing_attach(prog);
 	}
 	if (err) {
 		gilwatch_bpf__destroy(skel);

@@ -53,7 +53,7 @@ class Watch:
     """One `gilwatch watch --json` run against one target script."""
 
     def __init__(self, gilwatch, python, script, extra_args=(), timeout=30, script_args=(),
-                 env=None):
+                 env=None, gilwatch_env=None):
         self.dir = tempfile.mkdtemp(prefix="gilwatch-test-")
         self.go = os.path.join(self.dir, "go")
         self.facts_path = os.path.join(self.dir, "facts.json")
@@ -68,6 +68,7 @@ class Watch:
             [gilwatch, "watch", "--pid", str(self.target.pid), "--json",
              "--interval", "0.5", *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=gilwatch_env,
         )
         self.events = []
         # One reader thread owns stdout: mixing readline() and communicate()

@@ -19,6 +19,7 @@ import agent_tests
 import churn_tests
 import deploy_tests
 import http_tests
+import kernel_feature_tests
 import node_tests
 import privilege_tests
 import stripped_tests
@@ -686,6 +687,12 @@ def main():
                           functools.partial(test_no_false_alarm_beam, python, label)))
     tests += [
         ("test_no_such_pid", test_no_such_pid),
+        ("test_optional_features_off",
+         functools.partial(kernel_feature_tests.test_optional_features_off, GILWATCH)),
+        ("test_optional_features_off_agent",
+         functools.partial(kernel_feature_tests.test_optional_features_off_agent, GILWATCH)),
+        ("test_core_missing_is_fatal",
+         functools.partial(kernel_feature_tests.test_core_missing_is_fatal, GILWATCH)),
         ("test_dump_bad_input", test_dump_bad_input),
         ("test_alert_rules", agent_tests.test_alert_rules),
         ("test_dashboard", agent_tests.test_dashboard),
