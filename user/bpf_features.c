@@ -12,7 +12,9 @@ const struct gw_feature_info gw_features[GW_FEATURE_COUNT] = {
 				 .lost = "crashes are not reported with stacks",
 				 .method = "tp_btf"},
     [GW_FEATURE_WAIT_SAMPLING] = {.name = "wait_sampling",
-				  .lost = "GIL and lock waits are not sampled",
+				  .lost =
+				      "GIL and lock waits are not sampled: no deadlock or stall "
+				      "verdicts without --deep",
 				  .method = "iter"},
     [GW_FEATURE_TIMED_GIL_WAITS] = {.name = "timed_gil_waits",
 				    .lost = "GIL waits of builds without a known GIL address "

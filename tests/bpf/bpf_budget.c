@@ -31,6 +31,7 @@
 
 struct figures {
 	unsigned depth[MAX_SUBPROGS], nsub;
+	char frames[128]; /* the verifier's own words, e.g. "48+16+0" */
 	unsigned long processed;
 };
 
@@ -48,6 +49,7 @@ static int parse_log(const char *log, struct figures *f)
 	if (!p || !q)
 		return -EINVAL;
 	p += strlen("stack depth ");
+	snprintf(f->frames, sizeof(f->frames), "%.*s", (int)strcspn(p, "\n"), p);
 	for (f->nsub = 0; f->nsub < MAX_SUBPROGS; p = end + 1) {
 		f->depth[f->nsub++] = strtoul(p, &end, 10);
 		if (*end != '+')
@@ -146,9 +148,9 @@ static int check_object(struct bpf_object *obj, char *logs, const char *kernel)
 		}
 		combined = chain(insns, cnt, starts, n, &f, 0, 0);
 		over += combined > STACK_BUDGET || f.processed > INSNS_BUDGET;
-		printf("kernel %s: %-22s stack %3u of %u bytes (%u subprograms), %6lu insns "
+		printf("kernel %s: %-22s stack %3u of %u bytes (frames %s), %6lu insns "
 		       "processed of %u%s\n",
-		       kernel, name, combined, STACK_BUDGET, f.nsub, f.processed, INSNS_BUDGET,
+		       kernel, name, combined, STACK_BUDGET, f.frames, f.processed, INSNS_BUDGET,
 		       combined > STACK_BUDGET || f.processed > INSNS_BUDGET ? "  OVER BUDGET"
 									     : "");
 	}
