@@ -70,9 +70,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 			snprintf(diag.last_warning, sizeof(diag.last_warning), "%s",
 				 after_prefixes(line));
 	}
-	if (gw_verbose || (level == LIBBPF_WARN && !diag.loading))
-		return vfprintf(stderr, fmt, args);
-	return 0;
+	return gw_verbose ? vfprintf(stderr, fmt, args) : 0;
 }
 
 void bpf_load_diag__install(void)

@@ -2,9 +2,10 @@
 /* Why a BPF object did not load, in words a user can act on: missing
  * privileges, a kernel without BTF, a kernel without a feature a program
  * needs, or a verifier rejection (with the verifier's own reason). libbpf's
- * messages are routed here: its warnings reach stderr (during a load, they
- * are summed up in the one line of the diagnosis; -v shows them all), its
- * debug output only with -v.
+ * messages are routed here. Its warnings during a load are summed up in the
+ * diagnosis's one line (the verifier's reason, the lookup that failed);
+ * every other failing libbpf call is reported by gilwatch's own line for
+ * it (an attach, a map update). -v shows all of libbpf's output verbatim.
  */
 #ifndef GW_BPF_LOAD_DIAG_H
 #define GW_BPF_LOAD_DIAG_H
