@@ -23,7 +23,8 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 # unshare too; yamllint and python3-yaml check deploy/.
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev libdw-dev libcapstone-dev liblzma-dev xz-utils libmicrohttpd-dev zlib1g-dev libcmocka-dev \
 	pkg-config make gcc binutils python3 util-linux libclang-rt-14-dev prometheus \
-	yamllint python3-yaml
+	yamllint python3-yaml \
+	qemu-system-x86 busybox-static python3-venv kmod file
 
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
@@ -135,6 +136,13 @@ fuzz: $(FUZZ_BINS)
 integration: $(OUTPUT)/gilwatch
 	$(PY) tests/integration/run.py --gilwatch $(OUTPUT)/gilwatch
 
+# Debian's 6.1, 6.12 and newest kernels under qemu, the checks of
+# tests/kernels/guest_checks.py in each (tests/kernels/README.md); kernels
+# and virtme-ng cached in build/kernels/.
+.PHONY: kernel-matrix
+kernel-matrix: $(OUTPUT)/gilwatch $(OUTPUT)/tests/bpf_budget
+	$(PY) tests/kernels/matrix.py --gilwatch $(OUTPUT)/gilwatch
+
 # Overhead benchmark (bench/README.md): the table on stdout, every figure in
 # bench/results.json (~7 min). bench-smoke: < 60 s, keeps it working (CI);
 # its figures (build/bench-smoke.json) are not judged.
@@ -155,6 +163,7 @@ soak: $(OUTPUT)/gilwatch
 test: deps
 	$(MAKE) all unit bpf-budget fuzz
 	$(MAKE) integration
+	$(MAKE) kernel-matrix
 	$(MAKE) test-asan
 	$(MAKE) bench-smoke
 

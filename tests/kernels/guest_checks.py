@@ -3,10 +3,10 @@
 
 Real gilwatch runs against real interpreters, through the integration
 suite's own helpers and tests (tests/integration): a GC count, a deadlock
-verdict, a stack dump, the agent's /metrics, and build/tests/bpf_budget when
-it exists. Prints `uname -r`, then one PASS/FAIL line per check; writes
-everything to OUT/result.json (the guest's console carries no exit status)
-and exits 1 if any check failed.
+verdict, a stack dump, the agent's /metrics, and build/tests/bpf_budget (a
+missing one fails). Prints `uname -r`, then one PASS/FAIL line per check;
+writes everything to OUT/result.json (the guest's console carries no exit
+status) and exits 1 if any check failed.
 """
 import argparse
 import functools
@@ -30,7 +30,8 @@ PY311 = pyenv_python("3.11.7")
 
 
 def check_gc(gilwatch):
-    """gc_exact.py: exactly 50 gen-2 collections on its thread, no others."""
+    """gc_exact.py: exactly 50 gen-2 collections on its thread, no others.
+    (Watch joins the script to targets/: an absolute path stays as it is.)"""
     events, facts, _ = Watch(gilwatch, PY312, os.path.join(HERE, "gc_exact.py"),
                              timeout=60).run()
     gen2 = [e for e in events_of(events, "gc") if e["generation"] == 2]
@@ -42,12 +43,15 @@ def check_gc(gilwatch):
     return "50 gen-2 collections on tid %d" % facts["tid"]
 
 
-def check_deadlock(gilwatch):
+def check_deadlock():
+    # A reported attempt takes 8-12 s under TCG (3 s on the host): the
+    # suite's 15 s window leaves too little once the machine is busy.
+    run.FREEZE_WITHIN = 20
     run.test_self_deadlock(PY311, "3.11")
     return "HEAD_LOCK self-deadlock reported on 3.11"
 
 
-def check_dump(gilwatch):
+def check_dump():
     run.test_dump_call_chain(PY312, "3.12")
     return "a -> b -> c stack of the live worker, and its native stacks"
 
@@ -83,16 +87,14 @@ def main():
     ap.add_argument("--gilwatch", required=True)
     ap.add_argument("--out", required=True, help="a directory the host reads back")
     args = ap.parse_args()
-    gilwatch = run.GILWATCH = os.path.abspath(args.gilwatch)
+    gilwatch = run.GILWATCH = os.path.abspath(args.gilwatch)  # run.py's tests use it
     budget = os.path.join(os.path.dirname(gilwatch), "tests", "bpf_budget")
     result = {"uname": platform.release(), "checks": [], "budget": None}
     print("uname -r: " + result["uname"], flush=True)
     checks = [("gc", functools.partial(check_gc, gilwatch)),
-              ("deadlock", functools.partial(check_deadlock, gilwatch)),
-              ("dump", functools.partial(check_dump, gilwatch)),
-              ("agent", functools.partial(check_agent, gilwatch))]
-    if os.path.exists(budget):
-        checks.append(("bpf_budget", functools.partial(check_budget, budget, result)))
+              ("deadlock", check_deadlock), ("dump", check_dump),
+              ("agent", functools.partial(check_agent, gilwatch)),
+              ("bpf_budget", functools.partial(check_budget, budget, result))]
     for name, fn in checks:
         start = time.monotonic()
         try:
@@ -103,7 +105,8 @@ def main():
             ok, detail = False, "%s: %s" % (type(e).__name__, e)
         took = time.monotonic() - start
         print("%s %s: %s (%.1f s)" % ("PASS" if ok else "FAIL", name, detail, took), flush=True)
-        result["checks"].append({"name": name, "ok": ok, "detail": detail, "seconds": round(took, 1)})
+        result["checks"].append({"name": name, "ok": ok, "detail": detail,
+                                 "seconds": round(took, 1)})
     with open(os.path.join(args.out, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
     sys.exit(0 if all(c["ok"] for c in result["checks"]) else 1)

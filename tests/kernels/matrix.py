@@ -60,8 +60,9 @@ def boot(kernel, gilwatch, timeout):
              "--out", out]
     # --verbose: the guest's console, where its output goes too (no udev on
     # this machine names virtme's script ports: virtme-ng falls back to it).
+    # --force-9p: qemu's own virtiofsd fails here, after seconds of retries.
     cmd = [os.path.join(VENV, "bin", "vng"), "--run", kernel["vmlinuz"], "--disable-kvm",
-           "--cpus", "2", "--memory", "2G", "--verbose", "--rwdir", out,
+           "--force-9p", "--cpus", "2", "--memory", "2G", "--verbose", "--rwdir", out,
            "--exec", shlex.join(guest)]
     env = dict(os.environ, PATH=os.path.join(VENV, "bin") + ":" + os.environ["PATH"])
     record = {k: kernel[k] for k in ("label", "suite", "release", "version", "packages")}
@@ -108,7 +109,10 @@ class _Killer:
 
     def _kill(self):
         self.fired = True
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it ended meanwhile
 
     def cancel(self):
         self.timer.cancel()
@@ -135,7 +139,8 @@ def main():
     ap.add_argument("--refresh", action="store_true",
                     help="select each suite's newest kernel again (downloads a new one)")
     ap.add_argument("--timeout", type=int, default=240, help="seconds per guest")
-    ap.add_argument("--only", help="only the kernel with this label (6.1, 6.12, newest)")
+    ap.add_argument("--only", choices=[s[0] for s in fetch.SUITES],
+                    help="only the kernel with this label")
     args = ap.parse_args()
     if os.geteuid() != 0:
         fail("the kernel matrix needs root: the guests load BPF programs as this user")
