@@ -1,6 +1,7 @@
 #include <string.h>
 // SPDX-License-Identifier: MIT
 #include "bpf_features.h"
+#include "bpf_load_diag.h"
 #include "cgroup_labels.h"
 #include "detect.h"
 #include "json_writer.h"
@@ -54,6 +55,10 @@ void report_json__attach(struct report *r, const struct gw_attachment *a)
 			jw_str(&w, "unavailable", a->found.reason[probe]);
 		jw_object_end(&w);
 	}
+	jw_object_end(&w);
+	/* The running kernel's optional features: the same for every process. */
+	jw_object_begin(&w, "kernel");
+	jw_str(&w, "release", bpf_load_diag__kernel());
 	for (f = 0; f < GW_FEATURE_COUNT; f++) {
 		if (!bpf_features__reported(f, r->deep))
 			continue;

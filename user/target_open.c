@@ -10,9 +10,10 @@
 #include "target_open.h"
 
 /* A process that just started may not have mapped libpython or created its
- * GIL yet: look again for this long.
+ * GIL yet: look again for this long (the GIL: while the interpreter starts).
  */
 #define STARTUP_GRACE_S 1.0
+#define INTERP_INIT_GRACE_S 10.0
 #define STARTUP_RETRY_US 50000
 
 /* Maps target__open()'s errors to one line and an exit code. */
@@ -47,12 +48,19 @@ bool target__still_starting(const struct gw_target *t, int err)
 {
 	double age = proc__age_s(t->pid);
 
-	if (age < 0 || age > STARTUP_GRACE_S)
+	if (age < 0)
 		return false;
-	/* Seen while ld.so is still mapping libraries: no libpython yet, or
-	 * libpython but no libc, or an interpreter that has no GIL yet.
+	/* An interpreter that has no GIL yet: its startup (imports, site) can
+	 * take seconds on a loaded machine (4 s seen under emulation).
 	 */
-	return err == -ENOEXEC || (!err && (!t->gil || t->sym_err[PY_PROBE_GIL_WAIT]));
+	if (!err && !t->gil)
+		return age <= INTERP_INIT_GRACE_S;
+	/* Seen while ld.so is still mapping libraries: no libpython yet, or
+	 * libpython but no libc. Soon over, and a process that is no Python
+	 * at all must be told so at once.
+	 */
+	return (err == -ENOEXEC || (!err && t->sym_err[PY_PROBE_GIL_WAIT])) &&
+	       age <= STARTUP_GRACE_S;
 }
 
 /* target__open(), with a grace period for processes still starting up. */

@@ -33,11 +33,12 @@ def test_optional_features_off(gilwatch):
         lines = [l for l in err.splitlines() if l.startswith("gilwatch: %s turned off" % feature)]
         check(len(lines) == 1, "%s: %d lines on stderr: %s" % (feature, len(lines), err))
         check("kernel %s lacks what BPF program %s needs" % (kernel, prog) in lines[0], lines[0])
-    probes = events[0]["probes"]
-    check("unavailable" in probes["crash_stacks"], "attach record: %s" % probes)
-    check("unavailable" in probes["wait_sampling"], "attach record: %s" % probes)
+    probes, features = events[0]["probes"], events[0]["kernel"]
+    check(features["release"] == kernel, "attach record: %s" % features)
+    check("unavailable" in features["crash_stacks"], "attach record: %s" % features)
+    check("unavailable" in features["wait_sampling"], "attach record: %s" % features)
+    check(features["return_fixups"].get("method") == "iter", "attach record: %s" % features)
     check("unavailable" in probes["gil_wait"], "gil_wait without sampling: %s" % probes)
-    check(probes["return_fixups"].get("method") == "iter", "attach record: %s" % probes)
     gen2 = [e for e in events_of(events, "gc")
             if e["generation"] == 2 and e["tid"] == facts["tid"]]
     check(len(gen2) >= 50, "%d generation-2 collections, expected >= 50" % len(gen2))

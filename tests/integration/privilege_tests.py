@@ -13,7 +13,7 @@ import time
 
 from agent_tests import Agent, Workload, cleanup, http_get, run_and_compare_gc, series, wait_for
 from deploy_tests import dig, load_docs, one
-from harness import TARGETS, check, probes_left_behind, pyenv_root
+from harness import TARGETS, Failure, check, probes_left_behind, pyenv_root
 
 PY312 = os.path.join(pyenv_root(), "versions", "3.12.1", "bin", "python3.12")
 # Bit numbers, linux/capability.h.
@@ -75,10 +75,14 @@ def test_agent_without_sys_admin(gilwatch):
             status, _, body = http_get(agent.base + "/metrics")  # 503 until rendered
             return status == 200 and series(body, "gilwatch_attach_failures_total")[""] >= 1
         wait_for("the attach failure counted", failed, 10)
+        # Its own failure, not only another process's (the test runner's).
+        line = "pid %d (python3.12): cannot attach: Permission denied (uprobes need " \
+               "CAP_SYS_ADMIN" % w.pid
+        try:
+            wait_for("the workload's attach failure", lambda: line in Agent._read(agent.err), 10)
+        except Failure:
+            raise Failure("stderr: %r" % Agent._read(agent.err)[-500:])
         check(not agent.watching(w.pid), "attached without CAP_SYS_ADMIN")
-        err = Agent._read(agent.err)
-        check("pid %d (python3.12): cannot attach: Permission denied (uprobes need "
-              "CAP_SYS_ADMIN" % w.pid in err, "stderr: %r" % err[-500:])
     finally:
         cleanup(agent, [w], tmp)
 
