@@ -47,7 +47,7 @@ int BPF_KPROBE(gw_gil_sleep, void *futex)
 	/* take_gil() waits in 5 ms slices: the first sleep starts the wait. */
 	if (!ts->gil_wait_start) {
 		ts->gil_wait_start = bpf_ktime_get_ns();
-		if (cfg->deep)
+		if (deep_loaded && cfg->deep)
 			note_order(ts, id, GW_LOCK_GIL, false);
 	}
 	ts->in_gil_cond_wait = 1;

@@ -81,11 +81,17 @@ static __always_inline void held_remove(struct gw_thread_state *ts, __u64 lock)
 	}
 }
 
+/* Set before load: --deep's programs are loaded. Without them the
+ * lock-order code of the programs both modes share is dead, and the
+ * verifier does not even walk it.
+ */
+const volatile bool deep_loaded;
+
 static __always_inline bool deep_mode(__u32 pid)
 {
 	struct gw_proc_cfg *cfg = bpf_map_lookup_elem(&proc_cfg, &pid);
 
-	return cfg && cfg->deep;
+	return deep_loaded && cfg && cfg->deep;
 }
 
 #endif

@@ -70,9 +70,10 @@ static int attach_kernel_probes(struct bpf_loader *b)
 	return 0;
 }
 
-int bpf_loader__prepare(struct gilwatch_bpf *skel, bool discover_execs)
+int bpf_loader__prepare(struct gilwatch_bpf *skel, bool discover_execs, bool deep)
 {
 	skel->rodata->discover_execs = discover_execs;
+	skel->rodata->deep_loaded = deep;
 	/* One stack capture slot per CPU. */
 	return bpf_map__set_max_entries(skel->maps.stack_scratch, libbpf_num_possible_cpus());
 }
@@ -111,7 +112,7 @@ static struct gilwatch_bpf *open_skeleton(const struct bpf_loader_opts *opts)
 
 	if (!skel)
 		return NULL;
-	err = bpf_loader__prepare(skel, opts->on_new_process != NULL);
+	err = bpf_loader__prepare(skel, opts->on_new_process != NULL, opts->deep);
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		f = bpf_features__of_program(bpf_program__name(prog));

@@ -49,9 +49,10 @@ int bpf_loader__poll(struct bpf_loader *b, int timeout_ms);
 /* Hands out the stack ring's records now (session_opts.drain_stacks). */
 void bpf_loader__drain_stacks(void *b);
 
-/* Sizes the skeleton's maps and sets its knobs as gilwatch runs them: for
- * tools that load the same programs (tests/bpf_budget.c). 0 or -errno.
+/* Sizes the skeleton's maps and sets its knobs (the agent's exec
+ * discovery, --deep) before load: for tools that load the same programs
+ * (tests/bpf/bpf_budget.c) too. 0 or -errno.
  */
-int bpf_loader__prepare(struct gilwatch_bpf *skel, bool discover_execs);
+int bpf_loader__prepare(struct gilwatch_bpf *skel, bool discover_execs, bool deep);
 
 #endif

@@ -189,7 +189,7 @@ int main(void)
 
 	libbpf_set_print(print_warnings);
 	uname(&u);
-	if (!gw || !rf || bpf_loader__prepare(gw, true)) {
+	if (!gw || !rf || bpf_loader__prepare(gw, true, true)) {
 		printf("cannot open the BPF objects: %s\n", strerror(errno));
 		goto out;
 	}

@@ -62,7 +62,7 @@ def boot(kernel, gilwatch, timeout):
     # this machine names virtme's script ports: virtme-ng falls back to it).
     # --force-9p: qemu's own virtiofsd fails here, after seconds of retries.
     cmd = [os.path.join(VENV, "bin", "vng"), "--run", kernel["vmlinuz"], "--disable-kvm",
-           "--force-9p", "--cpus", "2", "--memory", "2G", "--verbose", "--rwdir", out,
+           "--force-9p", "--cpus", "1", "--memory", "2G", "--verbose", "--rwdir", out,
            "--exec", shlex.join(guest)]
     env = dict(os.environ, PATH=os.path.join(VENV, "bin") + ":" + os.environ["PATH"])
     record = {k: kernel[k] for k in ("label", "suite", "release", "version", "packages")}
