@@ -6,8 +6,14 @@ CC ?= gcc
 ARCH := x86
 PY ?= /usr/bin/python3
 
+# user/ by pipeline stage; a stage uses only itself and the stages before it
+# (tests/layers.py checks it).
+USER_STAGES := lib discover resolve attach collect detect stacks report session export cmd
+USER_INCLUDES := $(patsubst %,-Iuser/%,$(USER_STAGES))
+
 CFLAGS ?= -g -O2
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude $(USER_INCLUDES) \
+	-I$(OUTPUT) -MMD -MP
 # make test-asan sets it: AddressSanitizer and UndefinedBehaviorSanitizer.
 SANITIZE ?=
 CFLAGS += $(SANITIZE)
@@ -26,7 +32,7 @@ DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev libdw-dev libcapstone-d
 	yamllint python3-yaml \
 	qemu-system-x86 busybox-static python3-venv kmod file
 
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_SRCS := $(filter-out user/cmd/main.c,$(wildcard user/*/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
@@ -47,7 +53,7 @@ deps:
 		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
 	fi
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/tests:
 	mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -63,10 +69,11 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/gilwatch.h $(OUTP
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/gilwatch.skel.h $(OUTPUT)/retfix.skel.h | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/gilwatch.skel.h $(OUTPUT)/retfix.skel.h
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/gilwatch: $(OUTPUT)/user/main.o $(USER_OBJS)
+$(OUTPUT)/gilwatch: $(OUTPUT)/user/cmd/main.o $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(OUTPUT)/tests
@@ -100,22 +107,23 @@ unit: $(UNIT_BINS) $(LAYOUT_PROBES)
 # layouts. Any crash, leak or timeout fails; its input is left in
 # $(OUTPUT)/fuzz/artifacts/.
 FUZZ_TIME ?= 20
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Iuser \
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude $(USER_INCLUDES) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := linetable py_stack
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
-FUZZ_PY_STACK_SRCS := user/py_stack.c user/linetable.c user/proc.c user/python_build.c \
-	user/elf_file.c
+FUZZ_PY_STACK_SRCS := user/stacks/py_stack.c user/stacks/linetable.c user/lib/proc.c \
+	user/resolve/python_build.c user/resolve/elf_file.c
 
 $(OUTPUT)/fuzz:
 	mkdir -p $@
 
-$(OUTPUT)/fuzz/fuzz_linetable: tests/fuzz/fuzz_linetable.c user/linetable.c user/linetable.h \
+$(OUTPUT)/fuzz/fuzz_linetable: tests/fuzz/fuzz_linetable.c user/stacks/linetable.c \
+		user/stacks/linetable.h \
 		| $(OUTPUT)/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 $(OUTPUT)/fuzz/fuzz_py_stack: tests/fuzz/fuzz_py_stack.c $(FUZZ_PY_STACK_SRCS) \
-		$(wildcard user/*.h include/*.h) | $(OUTPUT)/fuzz
+		$(wildcard user/*/*.h include/*.h) | $(OUTPUT)/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lelf -lz -o $@
 
 fuzz: $(FUZZ_BINS)
@@ -191,9 +199,9 @@ demo: deps
 	demo/run.sh $(ARGS)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h include/*.h user/*.[ch] tests/unit/*.c tests/bpf/*.c
+	clang-format -i bpf/*.c bpf/*.h include/*.h user/*/*.[ch] tests/unit/*.c tests/bpf/*.c
 
 clean:
 	rm -rf $(OUTPUT) $(ASAN_OUTPUT)
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/user/*/*.d $(OUTPUT)/tests/*.d)
