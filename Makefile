@@ -29,7 +29,7 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 # unshare too; yamllint and python3-yaml check deploy/.
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev libdw-dev libcapstone-dev liblzma-dev xz-utils libmicrohttpd-dev zlib1g-dev libcmocka-dev \
 	pkg-config make gcc binutils python3 util-linux libclang-rt-14-dev prometheus \
-	yamllint python3-yaml \
+	yamllint python3-yaml clang-format \
 	qemu-system-x86 busybox-static python3-venv kmod file
 
 USER_SRCS := $(filter-out user/cmd/main.c,$(wildcard user/*/*.c))
@@ -41,7 +41,7 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAYOUT_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
 LAYOUT_PROBES := $(patsubst %,$(OUTPUT)/tests/layout-%,$(LAYOUT_VERSIONS))
 
-.PHONY: all deps test test-asan unit integration run demo clean format fuzz bpf-budget
+.PHONY: all deps test test-asan unit integration run demo clean format lint fuzz bpf-budget
 all: $(OUTPUT)/gilwatch
 
 deps:
@@ -169,7 +169,7 @@ soak: $(OUTPUT)/gilwatch
 	$(PY) bench/soak.py --gilwatch $(OUTPUT)/gilwatch $(SOAK_ARGS)
 
 test: deps
-	$(MAKE) all unit bpf-budget fuzz
+	$(MAKE) lint all unit bpf-budget fuzz
 	$(MAKE) integration
 	$(MAKE) kernel-matrix
 	$(MAKE) test-asan
@@ -198,8 +198,17 @@ demo: deps
 	$(MAKE) all
 	demo/run.sh $(ARGS)
 
+FORMATTED := $(wildcard bpf/*.c bpf/*.h include/*.h user/*/*.[ch] tests/unit/*.c tests/bpf/*.c \
+	tests/fuzz/*.c)
+
 format:
-	clang-format -i bpf/*.c bpf/*.h include/*.h user/*/*.[ch] tests/unit/*.c tests/bpf/*.c
+	clang-format -i $(FORMATTED)
+
+# The layering of user/ (tests/layout/layers.py) and the formatting of
+# every C file, checked.
+lint:
+	$(PY) tests/layout/layers.py
+	clang-format --dry-run -Werror $(FORMATTED)
 
 clean:
 	rm -rf $(OUTPUT) $(ASAN_OUTPUT)

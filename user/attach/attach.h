@@ -5,27 +5,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "probe_plan.h"
 #include "target.h"
 
 struct gilwatch_bpf;
 struct shared_probes;
 struct shared_image;
-
-#define GW_MAX_LINKS 48
-#define GW_REASON_LEN 96
-
-struct probe_links {
-	struct bpf_link *links[GW_MAX_LINKS];
-	int n;
-};
-
-/* What the probes of one plan found: per probe "symtab", "dynsym", "usdt",
- * "libc" (...), or NULL and the reason it is absent.
- */
-struct probe_methods {
-	const char *method[PY_PROBE_COUNT];
-	char reason[PY_PROBE_COUNT][GW_REASON_LEN];
-};
 
 struct attach_opts {
 	size_t sz;
@@ -42,13 +27,6 @@ struct gw_attachment {
 	struct shared_image *image; /* its binary's probes, when shared */
 	struct probe_methods found;
 };
-
-/* Attaches the plan's probes in the CPython binary (python_binary) or in
- * libc (!python_binary) for pid (-1: every process mapping the file).
- */
-int attach__probes(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t pid, bool deep,
-		   bool python_binary, struct probe_links *l, struct probe_methods *found);
-void attach__release(struct probe_links *l);
 
 /* Registers the target in the BPF maps and attaches its probes. A probe the
  * build lacks is recorded in a->method/a->reason, not an error. -ESRCH if the

@@ -9,16 +9,15 @@
 #include "bpf_features.h"
 #include "bpf_load_diag.h"
 #include "bpf_loader.h"
-#include "ret_fixups.h"
+#include "gilwatch.h"
 #include "gilwatch.skel.h"
 #include "log.h"
-#include "session.h"
 
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct bpf_loader *b = ctx;
 	const struct gw_event *e = data;
-	struct session *s;
+	void *receiver;
 
 	if (len < sizeof(*e))
 		return 0;
@@ -27,9 +26,9 @@ static int on_event(void *ctx, void *data, size_t len)
 			b->opts.on_new_process(b->opts.ctx, e->pid);
 		return 0;
 	}
-	s = b->opts.lookup(b->opts.ctx, e->pid);
-	if (s)
-		session__event(s, e);
+	receiver = b->opts.lookup(b->opts.ctx, e->pid);
+	if (receiver)
+		b->opts.deliver(receiver, e);
 	if (e->type == GW_EV_FORK && b->opts.on_new_process)
 		b->opts.on_new_process(b->opts.ctx, (pid_t)e->addr);
 	return 0;
@@ -39,13 +38,13 @@ static int on_stack_event(void *ctx, void *data, size_t len)
 {
 	struct bpf_loader *b = ctx;
 	const struct gw_stack_event *ev = data;
-	struct session *s;
+	void *receiver;
 
 	if (len < sizeof(*ev))
 		return 0;
-	s = b->opts.lookup(b->opts.ctx, ev->pid);
-	if (s)
-		session__stack_event(s, ev);
+	receiver = b->opts.lookup(b->opts.ctx, ev->pid);
+	if (receiver)
+		b->opts.deliver_stack(receiver, ev);
 	return 0;
 }
 
@@ -182,8 +181,6 @@ int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts)
 	err = load_skeleton(b);
 	if (err)
 		goto fail;
-	/* Loaded now so that its absence is said at the start, not mid-dump. */
-	ret_fixups__available();
 	err = attach_kernel_probes(b);
 	if (err)
 		goto fail;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The one BPF object a gilwatch process loads: programs, the process
  * lifecycle tracepoints, and the two rings whose records it hands to the
- * session of the process they belong to.
+ * receiver (the driver's session) of the process they belong to.
  */
 #ifndef GW_BPF_LOADER_H
 #define GW_BPF_LOADER_H
@@ -12,12 +12,17 @@
 struct gilwatch_bpf;
 struct bpf_link;
 struct ring_buffer;
-struct session;
+struct gw_event;
+struct gw_stack_event;
 
 struct bpf_loader_opts {
 	size_t sz;
-	/* The driver's session for pid, NULL if it watches no such process. */
-	struct session *(*lookup)(void *ctx, pid_t pid);
+	/* The receiver of pid's records (the driver's session), NULL if it
+	 * watches no such process; deliver and deliver_stack hand them over.
+	 */
+	void *(*lookup)(void *ctx, pid_t pid);
+	void (*deliver)(void *receiver, const struct gw_event *e);
+	void (*deliver_stack)(void *receiver, const struct gw_stack_event *ev);
 	/* A process that may have become Python: any exec on the machine, and
 	 * a watched process's forked child. NULL: no discovery.
 	 */

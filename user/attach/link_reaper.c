@@ -4,7 +4,7 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 
-#include "attach.h"
+#include "probe_plan.h"
 #include "link_reaper.h"
 
 static void *reap(void *arg)
@@ -77,7 +77,7 @@ void link_reaper__take(struct link_reaper *r, struct probe_links *l)
 	if (queued)
 		l->n = 0;
 	else
-		attach__release(l);
+		probe_links__release(l);
 }
 
 size_t link_reaper__pending(struct link_reaper *r)

@@ -34,9 +34,9 @@ int shared_probes__get(struct shared_probes *sp, struct gilwatch_bpf *skel,
 	img->dev = st.st_dev;
 	img->ino = st.st_ino;
 	img->refs = 1;
-	err = attach__probes(skel, t, -1, sp->deep, true, &img->links, &img->found);
+	err = probe_plan__attach(skel, t, -1, sp->deep, true, &img->links, &img->found);
 	if (err) {
-		attach__release(&img->links);
+		probe_links__release(&img->links);
 		free(img);
 		return err;
 	}

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include "attach.h"
+#include "probe_plan.h"
 #include "gilwatch.h"
 
 struct shared_image {

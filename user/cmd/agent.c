@@ -76,7 +76,7 @@ struct agent {
 	struct session_opts so;
 };
 
-static struct session *lookup(void *ctx, pid_t pid)
+static void *lookup(void *ctx, pid_t pid)
 {
 	struct agent *a = ctx;
 	size_t i;
@@ -438,6 +438,8 @@ int agent__run(const struct agent_opts *opts)
 	if (bpf_loader__open(&a->bpf,
 			     &(struct bpf_loader_opts){.sz = sizeof(struct bpf_loader_opts),
 						       .lookup = lookup,
+						       .deliver = session__deliver,
+						       .deliver_stack = session__deliver_stack,
 						       .on_new_process = on_new_process,
 						       .ctx = a,
 						       .deep = opts->detection.deep})) {

@@ -29,7 +29,7 @@ struct watch {
 	struct session *session;
 };
 
-static struct session *lookup(void *ctx, pid_t pid)
+static void *lookup(void *ctx, pid_t pid)
 {
 	struct watch *w = ctx;
 
@@ -73,8 +73,12 @@ int watch__run(const struct watch_opts *opts)
 				  .stall_after_s = opts->detection.stall_after_s,
 				  .drain_stacks = bpf_loader__drain_stacks};
 	struct watch w = {.opts = opts};
-	struct bpf_loader_opts loader_opts = {
-	    .sz = sizeof(loader_opts), .lookup = lookup, .ctx = &w, .deep = opts->detection.deep};
+	struct bpf_loader_opts loader_opts = {.sz = sizeof(loader_opts),
+					      .lookup = lookup,
+					      .deliver = session__deliver,
+					      .deliver_stack = session__deliver_stack,
+					      .ctx = &w,
+					      .deep = opts->detection.deep};
 	struct gw_target *t;
 	int code, err;
 

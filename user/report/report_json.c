@@ -6,7 +6,7 @@
 #include "detect.h"
 #include "json_writer.h"
 #include "proc.h"
-#include "report.h"
+#include "report_json.h"
 #include "report_stack.h"
 
 static const char *const frames_api_names[GW_FRAMES_APIS] = {"current_frames",

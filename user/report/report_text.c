@@ -3,7 +3,7 @@
 
 #include "detect.h"
 #include "proc.h"
-#include "report.h"
+#include "report_text.h"
 #include "report_stack.h"
 
 #define TEXT_MAX_FRAMES_LINES 5

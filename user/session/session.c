@@ -9,6 +9,7 @@
 #include "log.h"
 #include "proc.h"
 #include "session.h"
+#include "ret_fixups.h"
 #include "bpf_features.h"
 
 /* GIL holder samples (default mode's GIL share) of a process that uses
@@ -57,6 +58,10 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	s->rand = 0x9e3779b97f4a7c15ull ^ (uint64_t)t->pid;
 	/* A container's cgroup is set before it runs: once is enough. */
 	cgroup_labels__read(t->pid, &s->labels);
+	/* Loaded with the first session: whether the kernel has it is in the
+	 * attach record, said at the start, not in the middle of a dump.
+	 */
+	ret_fixups__available();
 	err = attach__target(skel, &s->target, &aopts, &s->attachment);
 	if (err) {
 		free(s);
@@ -168,6 +173,16 @@ void session__event(struct session *s, const struct gw_event *e)
 void session__stack_event(struct session *s, const struct gw_stack_event *ev)
 {
 	event_stacks__handle(&s->event_stacks, ev);
+}
+
+void session__deliver(void *s, const struct gw_event *e)
+{
+	session__event(s, e);
+}
+
+void session__deliver_stack(void *s, const struct gw_stack_event *ev)
+{
+	session__stack_event(s, ev);
 }
 
 void session__refresh(struct session *s)

@@ -81,6 +81,9 @@ void session__close(struct session *s, bool detach_now);
 void session__event(struct session *s, const struct gw_event *e);
 /* A record of the stack events ring for this process. */
 void session__stack_event(struct session *s, const struct gw_stack_event *ev);
+/* The two above as bpf_loader_opts.deliver and .deliver_stack. */
+void session__deliver(void *s, const struct gw_event *e);
+void session__deliver_stack(void *s, const struct gw_stack_event *ev);
 /* Periodic work: GIL samples, deadlock scans, stall, fork and lock-order
  * checks, each on its own clock; sets s->exited when the process is gone
  * (also told by GW_EV_PROC_EXIT).

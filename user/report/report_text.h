@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* The terminal back end: a table refreshed in place, verdicts as blocks of text. */
+#ifndef GW_REPORT_TEXT_H
+#define GW_REPORT_TEXT_H
+
+#include "report_common.h"
+
+void report_text__stats(struct report *r, const struct proc_snapshot *s, double elapsed_s,
+			bool final);
+void report_text__event(struct report *r, const struct gw_event *e);
+void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns);
+void report_text__stall(struct report *r, const struct stall *st, uint64_t head_lock,
+			const struct child *child, const struct thread_view *parent,
+			size_t nparent);
+void report_text__fork_hazard(struct report *r, const struct fork_record *f, uint64_t head_lock);
+void report_text__hazard_gc_in_frames(struct report *r, const struct gw_event *e, uint64_t count,
+				      const struct thread_stacks *s);
+void report_text__crash(struct report *r, pid_t tid, int sig, const char *comm,
+			const struct thread_stacks *s);
+void report_text__lock_order(struct report *r, const struct order_cycle *c, uint64_t head_lock);
+
+#endif
