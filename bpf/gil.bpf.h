@@ -22,7 +22,7 @@ static __always_inline void gil_wait_ended(__u32 pid, __u32 tid, __u64 dur)
 
 /* ---- --deep: each GIL wait timed, at the futex sleeps of its condvar ----
  * Probed inside glibc's pthread_cond_timedwait(), at the call of its futex
- * wait and where that call returns (user/libc_condvar.h): the condvar's
+ * wait and where that call returns (user/resolve/libc_condvar.h): the condvar's
  * mutex is released there. Probes at the function's entry and return ran
  * with gil->mutex held, and two traps per 5 ms slice lengthened every
  * hand-off: a threaded service ran 1.7x slower (bench/). Not a uretprobe

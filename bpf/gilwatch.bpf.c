@@ -7,7 +7,7 @@
  * collection, HEAD_LOCK); GIL and lock waits are sampled by a task iterator
  * user space runs, with no probe in the target. Per-handoff tracing
  * (a uretprobe on take_gil, a uprobe on drop_gil) is --deep only: it fires
- * on every GIL acquisition and costs ~1 us each (BRIEF 4).
+ * on every GIL acquisition and costs ~1 us each (docs/probes.md).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -6,7 +6,7 @@
  * ~1 us of a single thread (bench/probe_rates.py): timing each GIL wait took
  * two per 5 ms slice, and the service ran 1.4-1.8x slower. Instead user
  * space runs this task iterator over one watched process, 100 times a
- * second while it uses CPU (user/wait_sampler.c), and reads what each
+ * second while it uses CPU (user/collect/wait_sampler.c), and reads what each
  * thread sleeps on from the system call it is in:
  *  - asleep in futex() on the GIL's condvar, or woken from it and queued
  *    for a CPU (on a busy machine, most of a wait): it waits for the GIL

@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DEPLOY = os.path.join(ROOT, "deploy")
 YAMLLINT_CONFIG = os.path.join(DEPLOY, ".yamllint")
 DOCKERFILE = os.path.join(DEPLOY, "Dockerfile")
-VERSION_H = os.path.join(ROOT, "user", "version.h")
+VERSION_H = os.path.join(ROOT, "user", "lib", "version.h")
 MAKEFILE = os.path.join(ROOT, "Makefile")
 
 # Capabilities the agent may have (docs/deploy.md says what each is for) and
@@ -210,7 +210,7 @@ def check_manifests(docs):
     c = containers[0]
     version = gw_version()
     check(c.get("image") == "gilwatch:" + version,
-          "image must be gilwatch:%s (user/version.h), got %r" % (version, c.get("image")))
+          "image must be gilwatch:%s (user/lib/version.h), got %r" % (version, c.get("image")))
     port = listen_port(c.get("args"))
 
     ports = [p for p in c.get("ports") or [] if p.get("name") == "metrics"]
@@ -602,7 +602,7 @@ def check_dockerfile(text):
     labels = " ".join(a for i, a in runtime["body"] if i == "LABEL")
     m = re.search(r'org\.opencontainers\.image\.version="?([^"\s]+)', labels)
     check(m and m.group(1) == gw_version(),
-          "LABEL org.opencontainers.image.version must be %s (user/version.h)" % gw_version())
+          "LABEL org.opencontainers.image.version must be %s (user/lib/version.h)" % gw_version())
 
 
 def test_dockerfile():

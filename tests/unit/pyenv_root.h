@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline const char *pyenv_root(char *buf, size_t len)
 {
@@ -15,6 +16,30 @@ static inline const char *pyenv_root(char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s/.pyenv", home && *home ? home : "/root");
 	return buf;
+}
+
+/* "<pyenv root>/versions/<rel>", for the life of the process (one string
+ * per path asked).
+ */
+static inline const char *pyenv_path(const char *rel)
+{
+	static struct {
+		const char *rel;
+		char path[512];
+	} known[16];
+	char root[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]) && known[i].rel; i++) {
+		if (!strcmp(known[i].rel, rel))
+			return known[i].path;
+	}
+	if (i == sizeof(known) / sizeof(known[0]))
+		abort();
+	known[i].rel = rel;
+	snprintf(known[i].path, sizeof(known[i].path), "%s/versions/%s",
+		 pyenv_root(root, sizeof(root)), rel);
+	return known[i].path;
 }
 
 #endif

@@ -17,11 +17,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "pyenv_root.h"
+
 #include "elf_file.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
-#define LIB311 "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"
-#define LIB312 "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0"
+#define LIB311 pyenv_path("3.11.7/lib/libpython3.11.so.1.0")
+#define LIB312 pyenv_path("3.12.1/lib/libpython3.12.so.1.0")
 #define DEBIAN311 "/usr/bin/python3.11"
 
 /* Address nm prints for the symbol spelled exactly as name (with any
@@ -407,6 +409,9 @@ static void test_open_mem(void **state)
 	char *image;
 	size_t len;
 
+	/* Compared whole below: padding included. */
+	memset(&from_file, 0, sizeof(from_file));
+	memset(&from_mem, 0, sizeof(from_mem));
 	open_ok(&ef, LIB312);
 	assert_int_equal(elf_file__find_symbol(&ef, "take_gil", &from_file), 0);
 	image = elf_rawfile(ef.elf, &len);

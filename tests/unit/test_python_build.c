@@ -14,15 +14,16 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "pyenv_root.h"
+
 #include "python_build.h"
 
-#define PYENV "/root/.pyenv/versions"
-#define LIB310 PYENV "/3.10.13/lib/libpython3.10.so.1.0"
-#define LIB311 PYENV "/3.11.7/lib/libpython3.11.so.1.0"
-#define LIB312 PYENV "/3.12.1/lib/libpython3.12.so.1.0"
-#define LIB313 PYENV "/3.13.0/lib/libpython3.13.so.1.0"
-#define LIB27 PYENV "/2.7.18/lib/libpython2.7.so.1.0"
-#define LIB36 PYENV "/3.6.15/lib/libpython3.6m.so.1.0"
+#define LIB310 pyenv_path("3.10.13/lib/libpython3.10.so.1.0")
+#define LIB311 pyenv_path("3.11.7/lib/libpython3.11.so.1.0")
+#define LIB312 pyenv_path("3.12.1/lib/libpython3.12.so.1.0")
+#define LIB313 pyenv_path("3.13.0/lib/libpython3.13.so.1.0")
+#define LIB27 pyenv_path("2.7.18/lib/libpython2.7.so.1.0")
+#define LIB36 pyenv_path("3.6.15/lib/libpython3.6m.so.1.0")
 #define DEBIAN311 "/usr/bin/python3.11"
 
 /* Opens path, detects its build and resolves its layout. */
@@ -68,7 +69,7 @@ static void assert_hex40(const char *s)
 
 static void test_detect_pyenv(void **state)
 {
-	static const struct {
+	const struct {
 		const char *path, *version;
 		unsigned minor, micro;
 	} cases[] = {
@@ -234,19 +235,19 @@ static void test_layout_313_fallback(void **state)
 static void test_unsupported(void **state)
 {
 	static const struct {
-		const char *path;
+		const char *rel; /* under pyenv's versions/ */
 		unsigned major, minor;
 	} cases[] = {
-	    {LIB27, 2, 7},
-	    {LIB36, 3, 6},
-	    {PYENV "/3.7.16/lib/libpython3.7m.so.1.0", 3, 7},
-	    {PYENV "/3.9.18/lib/libpython3.9.so.1.0", 3, 9},
+	    {"2.7.18/lib/libpython2.7.so.1.0", 2, 7},
+	    {"3.6.15/lib/libpython3.6m.so.1.0", 3, 6},
+	    {"3.7.16/lib/libpython3.7m.so.1.0", 3, 7},
+	    {"3.9.18/lib/libpython3.9.so.1.0", 3, 9},
 	};
 	struct python_build b;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(probe_build(cases[i].path, &b), -EPROTONOSUPPORT);
+		assert_int_equal(probe_build(pyenv_path(cases[i].rel), &b), -EPROTONOSUPPORT);
 		assert_int_equal(b.major, cases[i].major);
 		assert_int_equal(b.minor, cases[i].minor);
 	}

@@ -103,7 +103,7 @@ int probe_plan__attach(struct gilwatch_bpf *skel, const struct gw_target *t, pid
 	    {PY_PROBE_GC, skel->progs.gw_gc_enter, skel->progs.gw_gc_exit},
 	    {PY_PROBE_FRAMES, skel->progs.gw_frames_enter, skel->progs.gw_frames_exit},
 	    {PY_PROBE_EXCEPTIONS, skel->progs.gw_excs_enter, skel->progs.gw_frames_exit},
-	    /* --deep: inside pthread_cond_timedwait(); else sampled (gil.bpf.h). */
+	    /* --deep: inside pthread_cond_timedwait(); else sampled (wait_sampler.bpf.h). */
 	    {PY_PROBE_GIL_WAIT, skel->progs.gw_gil_sleep, skel->progs.gw_gil_woken},
 	    {PY_PROBE_FRAMES_HEAD_LOCK, skel->progs.gw_frames_head_lock, NULL},
 	    {PY_PROBE_EXCEPTIONS_HEAD_LOCK, skel->progs.gw_frames_head_lock, NULL},

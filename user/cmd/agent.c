@@ -188,9 +188,6 @@ static int consider(pid_t pid, void *ctx)
 	return 0;
 }
 
-/* bpf_loader's on_new_process: an exec anywhere, or a watched process's
- * fork; looked at when it has had time to start.
- */
 /* A watched process that ran exec() is another program now: what its
  * session knows (addresses, probes) is of the old image.
  */
@@ -212,6 +209,9 @@ static void let_go_after_exec(struct agent *a, pid_t pid)
 	}
 }
 
+/* bpf_loader's on_new_process: an exec anywhere, or a watched process's
+ * fork; looked at when it has had time to start.
+ */
 static void on_new_process(void *ctx, pid_t pid)
 {
 	struct agent *a = ctx;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The wait-for graph of one process's threads and its cycles. Pure logic:
- * user/detect.c fills it from the BPF maps and the target's memory.
+ * user/detect/detect.c fills it from the BPF maps and the target's memory.
  */
 #ifndef GW_WAIT_GRAPH_H
 #define GW_WAIT_GRAPH_H

@@ -1,5 +1,6 @@
-#include <string.h>
 // SPDX-License-Identifier: MIT
+#include <string.h>
+
 #include "bpf_features.h"
 #include "bpf_load_diag.h"
 #include "cgroup_labels.h"
