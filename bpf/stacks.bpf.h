@@ -26,8 +26,6 @@ struct {
 
 /* A thread list longer than this is not searched for the current thread. */
 #define GW_MAX_TSTATES 256
-/* 3.12+: frames owned by the C stack are shims, not Python code. */
-#define GW_FRAME_OWNED_BY_CSTACK 3
 
 /* A walk of the calling thread's Python frames. It lives in a per-CPU map,
  * not on the BPF stack: with its copy of the offsets and the frames found
@@ -173,7 +171,8 @@ static long walk_frame_step(__u32 i, void *unused)
 	code = read_u64(frame + w->o.frame_code);
 	bpf_probe_read_user(&instr, w->o.frame_instr_size == 4 ? 4 : 8,
 			    (void *)(frame + w->o.frame_instr));
-	if (owner != GW_FRAME_OWNED_BY_CSTACK && code) {
+	/* A shim of the C stack (3.12+) is no Python code. */
+	if (!(w->o.frame_owner_shim && owner == w->o.frame_owner_shim) && code) {
 		n = w->n & (GW_PY_FRAMES - 1);
 		w->code[n] = code;
 		w->instr[n] = instr;

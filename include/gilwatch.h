@@ -82,7 +82,7 @@ struct gw_py_offsets {
 	__u32 code_name;	/* co_qualname on 3.11+ */
 	__u32 code_filename;
 	__u32 code_linetable;
-	__u32 pad;
+	__u32 frame_owner_shim; /* the owner value of C-stack shim frames; 0: none */
 };
 
 /* Per watched process, written by user space before attaching. */

@@ -59,6 +59,7 @@ int main(void)
 	SHOW("frame_code", offsetof(PyFrameObject, f_code));
 	SHOW("frame_instr", offsetof(PyFrameObject, f_lasti));
 	SHOW("frame_owner", 0);
+	SHOW("frame_owner_shim", 0);
 	SHOW("code_qualname", 0);
 	SHOW("code_adaptive", 0);
 #else
@@ -78,6 +79,11 @@ int main(void)
 #endif
 	SHOW("frame_previous", offsetof(_PyInterpreterFrame, previous));
 	SHOW("frame_owner", offsetof(_PyInterpreterFrame, owner));
+#if PY_MINOR_VERSION >= 12
+	SHOW("frame_owner_shim", FRAME_OWNED_BY_CSTACK);
+#else
+	SHOW("frame_owner_shim", 0);
+#endif
 	SHOW("code_qualname", offsetof(PyCodeObject, co_qualname));
 	SHOW("code_adaptive", offsetof(PyCodeObject, co_code_adaptive));
 #endif

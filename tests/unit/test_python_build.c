@@ -159,6 +159,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		    {"frame_code", l->stack.frame_code},
 		    {"frame_instr", l->stack.frame_instr},
 		    {"frame_owner", l->stack.frame_owner},
+		    {"frame_owner_shim", l->stack.frame_owner_shim},
 		    {"code_filename", l->stack.code_filename},
 		    {"code_name", l->stack.code_name},
 		    {"code_qualname", l->stack.code_qualname},
@@ -184,7 +185,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(seen, 33);
+	assert_int_equal(seen, 34);
 }
 
 static void test_layout_matches_headers(void **state)

@@ -13,35 +13,58 @@
  * signals it and waits on the switch condvar (FORCE_SWITCHING);
  * gc_collect_main prints its DEBUG_STATS lines and clears weak references.
  */
-static const struct python_recovery gc_recovery = {{"PyGC_Collect"},
-						   {"PySys_WriteStderr", "_PyWeakref_ClearRef"}};
+static const struct python_recovery gc_recovery = {
+    .callers = {"PyGC_Collect"}, .calls = {"PySys_WriteStderr", "_PyWeakref_ClearRef"}};
 static const struct python_recovery take_gil_recovery = {
-    {"PyEval_RestoreThread", "PyEval_AcquireThread"}, {"pthread_cond_timedwait"}};
+    .callers = {"PyEval_RestoreThread", "PyEval_AcquireThread"},
+    .calls = {"pthread_cond_timedwait"}};
 static const struct python_recovery drop_gil_recovery = {
-    {"PyEval_SaveThread", "PyEval_ReleaseThread"}, {"pthread_cond_signal", "pthread_cond_wait"}};
+    .callers = {"PyEval_SaveThread", "PyEval_ReleaseThread"},
+    .calls = {"pthread_cond_signal", "pthread_cond_wait"}};
 
 /* The probe plan, identical for 3.10-3.13 (docs/probes.md): what each probe
  * hooks and how it falls back when a build lacks the symbol.
  */
 const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
-    [PY_PROBE_GC] = {"gc", "gc_collect_main", "gc__start", "gc__done", 0, 0, &gc_recovery},
-    [PY_PROBE_FRAMES] = {"current_frames", "_PyThread_CurrentFrames", NULL, NULL, 0, 0, NULL},
-    [PY_PROBE_EXCEPTIONS] = {"current_exceptions", "_PyThread_CurrentExceptions", NULL, NULL, 0, 0,
-			     NULL},
-    [PY_PROBE_GIL_WAIT] = {"gil_wait", "pthread_cond_timedwait", NULL, NULL, 0, 1, NULL},
+    [PY_PROBE_GC] = {.name = "gc",
+		     .symbol = "gc_collect_main",
+		     .usdt_start = "gc__start",
+		     .usdt_done = "gc__done",
+		     .recovery = &gc_recovery},
+    [PY_PROBE_FRAMES] = {.name = "current_frames", .symbol = "_PyThread_CurrentFrames"},
+    [PY_PROBE_EXCEPTIONS] = {.name = "current_exceptions", .symbol = "_PyThread_CurrentExceptions"},
+    [PY_PROBE_GIL_WAIT] = {.name = "gil_wait", .symbol = "pthread_cond_timedwait", .libc = true},
     /* The function's symbol first, then the instruction after its HEAD_LOCK call. */
-    [PY_PROBE_FRAMES_HEAD_LOCK] = {"current_frames_head_lock", "_PyThread_CurrentFrames", NULL,
-				   NULL, 0, 0, NULL},
-    [PY_PROBE_EXCEPTIONS_HEAD_LOCK] = {"current_exceptions_head_lock",
-				       "_PyThread_CurrentExceptions", NULL, NULL, 0, 0, NULL},
-    [PY_PROBE_SEM_WAIT] = {"sem_wait", "sem_wait", NULL, NULL, 1, 1, NULL},
-    [PY_PROBE_SEM_CLOCKWAIT] = {"sem_clockwait", "sem_clockwait", NULL, NULL, 1, 1, NULL},
-    [PY_PROBE_SEM_TIMEDWAIT] = {"sem_timedwait", "sem_timedwait", NULL, NULL, 1, 1, NULL},
-    [PY_PROBE_TAKE_GIL] = {"take_gil", "take_gil", NULL, NULL, 1, 0, &take_gil_recovery},
-    [PY_PROBE_DROP_GIL] = {"drop_gil", "drop_gil", NULL, NULL, 1, 0, &drop_gil_recovery},
-    [PY_PROBE_SEM_TRYWAIT] = {"sem_trywait", "sem_trywait", NULL, NULL, 1, 1, NULL},
-    [PY_PROBE_SEM_POST] = {"sem_post", "sem_post", NULL, NULL, 1, 1, NULL},
-    [PY_PROBE_LOCK_ALLOC] = {"lock_alloc", "sem_init", NULL, NULL, 1, 1, NULL},
+    [PY_PROBE_FRAMES_HEAD_LOCK] = {.name = "current_frames_head_lock",
+				   .symbol = "_PyThread_CurrentFrames"},
+    [PY_PROBE_EXCEPTIONS_HEAD_LOCK] = {.name = "current_exceptions_head_lock",
+				       .symbol = "_PyThread_CurrentExceptions"},
+    [PY_PROBE_SEM_WAIT] = {.name = "sem_wait", .symbol = "sem_wait", .deep = true, .libc = true},
+    [PY_PROBE_SEM_CLOCKWAIT] = {.name = "sem_clockwait",
+				.symbol = "sem_clockwait",
+				.deep = true,
+				.libc = true},
+    [PY_PROBE_SEM_TIMEDWAIT] = {.name = "sem_timedwait",
+				.symbol = "sem_timedwait",
+				.deep = true,
+				.libc = true},
+    [PY_PROBE_TAKE_GIL] = {.name = "take_gil",
+			   .symbol = "take_gil",
+			   .deep = true,
+			   .recovery = &take_gil_recovery},
+    [PY_PROBE_DROP_GIL] = {.name = "drop_gil",
+			   .symbol = "drop_gil",
+			   .deep = true,
+			   .recovery = &drop_gil_recovery},
+    [PY_PROBE_SEM_TRYWAIT] = {.name = "sem_trywait",
+			      .symbol = "sem_trywait",
+			      .deep = true,
+			      .libc = true},
+    [PY_PROBE_SEM_POST] = {.name = "sem_post", .symbol = "sem_post", .deep = true, .libc = true},
+    [PY_PROBE_LOCK_ALLOC] = {.name = "lock_alloc",
+			     .symbol = "sem_init",
+			     .deep = true,
+			     .libc = true},
 };
 
 const char *const head_lock_calls[] = {"PyThread_acquire_lock", "PyThread_acquire_lock_timed",
@@ -128,6 +151,7 @@ static const struct python_layout layouts[] = {
 	       .frame_code = 0,
 	       .frame_instr = 56,
 	       .frame_owner = 70,
+	       .frame_owner_shim = 3,
 	       .code_filename = 112,
 	       .code_name = 120,
 	       .code_qualname = 128,
@@ -158,6 +182,7 @@ static const struct python_layout layouts[] = {
 	       .frame_code = 0,
 	       .frame_instr = 56,
 	       .frame_owner = 70,
+	       .frame_owner_shim = 3,
 	       .code_filename = 112,
 	       .code_name = 120,
 	       .code_qualname = 128,
@@ -312,6 +337,8 @@ int python_layout__from_debug_offsets(const void *raw, size_t len, struct python
 	    .frame_code = w[DBG_FRAME_EXECUTABLE],
 	    .frame_instr = w[DBG_FRAME_INSTR_PTR],
 	    .frame_owner = w[DBG_FRAME_OWNER],
+	    /* Not published in _Py_DebugOffsets: FRAME_OWNED_BY_CSTACK of 3.13. */
+	    .frame_owner_shim = 3,
 	    .code_filename = w[DBG_CODE_FILENAME],
 	    .code_name = w[DBG_CODE_NAME],
 	    .code_qualname = w[DBG_CODE_QUALNAME],

@@ -6,6 +6,7 @@
 #define GW_PYTHON_BUILD_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include "elf_file.h"
 
 /* Where a thread's Python stack lives: the thread list, the frame chain,
@@ -34,6 +35,10 @@ struct python_stack_layout {
 	uint64_t bytes_data;
 	uint32_t frame_via_cframe;
 	uint32_t frame_lasti_is_index; /* 3.10: f_lasti counts code units */
+	/* The owner value of the C stack's shim frames, not Python code
+	 * (3.12+: FRAME_OWNED_BY_CSTACK); 0: none.
+	 */
+	uint32_t frame_owner_shim;
 };
 
 /* Struct offsets of one CPython minor version (x86-64, default build),
@@ -93,8 +98,8 @@ struct python_probe_spec {
 	const char *name;			/* shown to users */
 	const char *symbol;			/* function to probe */
 	const char *usdt_start, *usdt_done;	/* provider "python", fallback */
-	int deep;				/* --deep only */
-	int libc;				/* symbol is in libc, not the Python ELF */
+	bool deep;				/* --deep only */
+	bool libc;				/* symbol is in libc, not the Python ELF */
 	const struct python_recovery *recovery; /* stripped builds; NULL: none */
 };
 

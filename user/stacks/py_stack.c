@@ -18,8 +18,6 @@
 #define CODE_HEADER_MAX 256
 #define FRAME_HEADER_MAX 128
 
-enum { FRAME_OWNED_BY_CSTACK = 3 }; /* 3.12+: a shim frame of the C stack */
-
 struct code_entry {
 	uint64_t addr, filename, name, linetable;
 	int firstlineno;
@@ -338,7 +336,7 @@ int py_reader__stack(struct py_reader *r, uint64_t frame, struct py_stack *out)
 		}
 		code = u64_at(hdr, l->frame_code);
 		instr = r->minor <= 10 ? u32_at(hdr, l->frame_instr) : u64_at(hdr, l->frame_instr);
-		if (r->minor < 12 || hdr[l->frame_owner] != FRAME_OWNED_BY_CSTACK) {
+		if (!l->frame_owner_shim || hdr[l->frame_owner] != l->frame_owner_shim) {
 			if (py_reader__frame(r, code, instr, &out->f[out->n])) {
 				out->truncated = 1;
 				break;
