@@ -56,9 +56,9 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	}
 	cfg.gc_stats = t->gc_stats;
 	cfg.deep = deep;
-	if (!t->sym_err[PY_PROBE_FRAMES_HEAD_LOCK])
+	if (!t->absent[PY_PROBE_FRAMES_HEAD_LOCK])
 		cfg.head_lock_sites |= 1u << GW_API_CURRENT_FRAMES;
-	if (!t->sym_err[PY_PROBE_EXCEPTIONS_HEAD_LOCK])
+	if (!t->absent[PY_PROBE_EXCEPTIONS_HEAD_LOCK])
 		cfg.head_lock_sites |= 1u << GW_API_CURRENT_EXCEPTIONS;
 	py_offsets(t, &cfg.py);
 	err = bpf_map__update_elem(skel->maps.proc_stats, &pid, sizeof(pid), &zero, sizeof(zero),

@@ -72,27 +72,6 @@ static int attach_gc_usdt(struct gilwatch_bpf *skel, struct probe_links *l,
 	return err;
 }
 
-static void note_missing(const struct gw_target *t, struct probe_methods *found, int probe,
-			 int stripped)
-{
-	const char *what = python_probes[probe].symbol;
-	char *reason = found->reason[probe];
-
-	if (t->sym_err[probe] == -EADDRNOTAVAIL)
-		snprintf(reason, GW_REASON_LEN, "GIL state not found in _PyRuntime");
-	else if (t->sym_err[probe] == -EPROTO)
-		snprintf(reason, GW_REASON_LEN, "libc's condvar wait not recognized");
-	else if (t->sym_err[probe] == -EOPNOTSUPP)
-		snprintf(reason, GW_REASON_LEN, "HEAD_LOCK is a PyMutex (3.13+)");
-	else if (t->sym_err[probe] == -ENOMSG)
-		snprintf(reason, GW_REASON_LEN, "no HEAD_LOCK call found in %s", what);
-	else if (python_probes[probe].libc)
-		snprintf(reason, GW_REASON_LEN, "%s not in libc", what);
-	else
-		snprintf(reason, GW_REASON_LEN, "%s not found%s", what,
-			 stripped ? " (stripped)" : "");
-}
-
 int probe_plan__attach(struct gilwatch_bpf *skel, const struct gw_target *t, pid_t pid, bool deep,
 		       bool python_binary, struct probe_links *l, struct probe_methods *found)
 {
@@ -142,10 +121,10 @@ int probe_plan__attach(struct gilwatch_bpf *skel, const struct gw_target *t, pid
 			   bpf_features__unavailable(GW_FEATURE_TIMED_GIL_WAITS)) {
 			snprintf(found->reason[probe], GW_REASON_LEN,
 				 "the kernel turned timed GIL waits off");
-		} else if (!t->sym_err[probe] && probe == PY_PROBE_GIL_WAIT) {
+		} else if (!t->absent[probe] && probe == PY_PROBE_GIL_WAIT) {
 			err = attach_gil_sleep(l, t, pid, plan[i].enter, plan[i].exit);
 			found->method[probe] = "libc";
-		} else if (!t->sym_err[probe]) {
+		} else if (!t->absent[probe]) {
 			err = attach_function(l, t, pid, probe,
 					      python_binary ? t->python_file : t->libc_file,
 					      plan[i].enter, plan[i].exit);
@@ -155,7 +134,7 @@ int probe_plan__attach(struct gilwatch_bpf *skel, const struct gw_target *t, pid
 			err = attach_gc_usdt(skel, l, t, pid);
 			found->method[probe] = "usdt";
 		} else {
-			note_missing(t, found, probe, stripped);
+			target__absence(t, probe, stripped, found->reason[probe], GW_REASON_LEN);
 		}
 	}
 	return err;

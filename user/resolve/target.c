@@ -54,21 +54,27 @@ static void resolve_libc(struct gw_target *t)
 	struct elf_file ef;
 	uint32_t desc[3];
 
-	int i;
+	int i, err;
 
 	for (i = 0; i < PY_PROBE_COUNT; i++) {
 		if (python_probes[i].libc)
-			t->sym_err[i] = -ENOENT;
+			t->absent[i] = PROBE_NOT_IN_LIBC;
 	}
 	if (!t->libc_file[0] || elf_file__open(&ef, t->libc_file))
 		return;
 	for (i = 0; i < PY_PROBE_COUNT; i++) {
 		if (python_probes[i].libc)
-			t->sym_err[i] =
-			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i]);
+			t->absent[i] =
+			    elf_file__find_symbol(&ef, python_probes[i].symbol, &t->sym[i])
+				? PROBE_NOT_IN_LIBC
+				: PROBE_PRESENT;
 	}
-	if (!t->sym_err[PY_PROBE_GIL_WAIT])
-		t->sym_err[PY_PROBE_GIL_WAIT] = libc_condvar__find_sleep(&ef, &t->gil_sleep);
+	if (!t->absent[PY_PROBE_GIL_WAIT]) {
+		err = libc_condvar__find_sleep(&ef, &t->gil_sleep);
+		if (err)
+			t->absent[PY_PROBE_GIL_WAIT] =
+			    err == -EPROTO ? PROBE_CONDVAR_UNKNOWN : PROBE_NOT_IN_LIBC;
+	}
 	/* libthread_db's descriptor of struct pthread's tid: {bits, count, offset}. */
 	if (!elf_file__find_symbol(&ef, "_thread_db_pthread_tid", &sym) &&
 	    !elf_file__read(&ef, sym.vaddr, desc, sizeof(desc)))
@@ -159,10 +165,10 @@ static void resolve_head_lock_sites(struct gw_target *t, struct elf_file *ef)
 
 	for (i = PY_PROBE_FRAMES_HEAD_LOCK; i <= PY_PROBE_EXCEPTIONS_HEAD_LOCK; i++) {
 		if (!t->build.layout.runtime_head_lock)
-			t->sym_err[i] = -EOPNOTSUPP; /* 3.13+: a PyMutex */
-		else if (!t->sym_err[i] &&
+			t->absent[i] = PROBE_HEAD_LOCK_PYMUTEX;
+		else if (!t->absent[i] &&
 			 disasm__call_return(ef, &t->sym[i], head_lock_calls, &t->sym[i]))
-			t->sym_err[i] = -ENOMSG;
+			t->absent[i] = PROBE_NO_HEAD_LOCK_CALL;
 	}
 }
 
@@ -175,7 +181,8 @@ static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
 	char in_root[PATH_MAX];
 	const char *debug_dirs[] = {in_root, "/usr/lib/debug", NULL};
 	struct symbol_ladder l;
-	int i, err;
+	enum probe_absence absent;
+	int i;
 
 	proc__root_path(t->pid, "/usr/lib/debug", in_root, sizeof(in_root));
 	symbol_ladder__init(&l, ef, debug_dirs);
@@ -186,12 +193,14 @@ static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
 		if (i == PY_PROBE_GC && t->gc_usdt)
 			r = NULL;
 		if (!p->libc)
-			t->sym_err[i] = symbol_ladder__find(&l, p->symbol, r ? r->callers : NULL,
-							    r ? r->calls : NULL, &t->sym[i]);
+			t->absent[i] = symbol_ladder__find(&l, p->symbol, r ? r->callers : NULL,
+							   r ? r->calls : NULL, &t->sym[i])
+					   ? PROBE_NOT_FOUND
+					   : PROBE_PRESENT;
 	}
 	symbol_ladder__close(&l);
 	for (i = 0; i < PY_PROBE_COUNT; i++) {
-		if (python_probes[i].recovery && !t->sym_err[i])
+		if (python_probes[i].recovery && !t->absent[i])
 			add_known(t, python_probes[i].symbol, t->sym[i].vaddr,
 				  t->sym[i].vaddr + t->sym[i].size);
 	}
@@ -199,9 +208,9 @@ static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
 	 * the other leaves holds open (Debian's python3.11 inlines drop_gil
 	 * into PyEval_SaveThread).
 	 */
-	err = t->sym_err[PY_PROBE_TAKE_GIL] ? t->sym_err[PY_PROBE_TAKE_GIL]
-					    : t->sym_err[PY_PROBE_DROP_GIL];
-	t->sym_err[PY_PROBE_TAKE_GIL] = t->sym_err[PY_PROBE_DROP_GIL] = err;
+	absent = t->absent[PY_PROBE_TAKE_GIL] ? t->absent[PY_PROBE_TAKE_GIL]
+					      : t->absent[PY_PROBE_DROP_GIL];
+	t->absent[PY_PROBE_TAKE_GIL] = t->absent[PY_PROBE_DROP_GIL] = absent;
 	resolve_head_lock_sites(t, ef);
 }
 
@@ -213,7 +222,7 @@ static void name_gc_from_usdt(struct gw_target *t, struct elf_file *ef)
 	const char *name = python_probes[PY_PROBE_GC].symbol;
 	uint64_t pc, start, end, hot_start, hot_end;
 
-	if (!t->sym_err[PY_PROBE_GC] || !t->gc_usdt ||
+	if (!t->absent[PY_PROBE_GC] || !t->gc_usdt ||
 	    elf_file__usdt_pc(ef, "python", python_probes[PY_PROBE_GC].usdt_start, &pc) ||
 	    elf_file__function_range(ef, pc, &start, &end))
 		return;
@@ -277,7 +286,7 @@ int target__open(struct gw_target *t, pid_t pid)
 	}
 	resolve_libc(t);
 	if (!t->gil)
-		t->sym_err[PY_PROBE_GIL_WAIT] = -EADDRNOTAVAIL;
+		t->absent[PY_PROBE_GIL_WAIT] = PROBE_NO_GIL_STATE;
 out:
 	elf_file__close(&ef);
 	return err;
@@ -371,4 +380,33 @@ int target__threads(const struct gw_target *t, struct target_thread *out, unsign
 			break;
 	}
 	return n;
+}
+
+void target__absence(const struct gw_target *t, int probe, bool stripped, char *buf, size_t len)
+{
+	const char *what = python_probes[probe].symbol;
+
+	switch (t->absent[probe]) {
+	case PROBE_PRESENT:
+		snprintf(buf, len, "present");
+		break;
+	case PROBE_NOT_FOUND:
+		snprintf(buf, len, "%s not found%s", what, stripped ? " (stripped)" : "");
+		break;
+	case PROBE_NOT_IN_LIBC:
+		snprintf(buf, len, "%s not in libc", what);
+		break;
+	case PROBE_NO_GIL_STATE:
+		snprintf(buf, len, "GIL state not found in _PyRuntime");
+		break;
+	case PROBE_CONDVAR_UNKNOWN:
+		snprintf(buf, len, "libc's condvar wait not recognized");
+		break;
+	case PROBE_HEAD_LOCK_PYMUTEX:
+		snprintf(buf, len, "HEAD_LOCK is a PyMutex (3.13+)");
+		break;
+	case PROBE_NO_HEAD_LOCK_CALL:
+		snprintf(buf, len, "no HEAD_LOCK call found in %s", what);
+		break;
+	}
 }

@@ -10,6 +10,17 @@
 #include "libc_condvar.h"
 #include "python_build.h"
 
+/* Why a probe of the plan has no place in a build (0: it has one). */
+enum probe_absence {
+	PROBE_PRESENT,
+	PROBE_NOT_FOUND,	 /* the symbol, down the whole symbol ladder */
+	PROBE_NOT_IN_LIBC,	 /* the libc symbol */
+	PROBE_NO_GIL_STATE,	 /* the GIL is not where the layout says in _PyRuntime */
+	PROBE_CONDVAR_UNKNOWN,	 /* glibc's condvar wait not recognized */
+	PROBE_HEAD_LOCK_PYMUTEX, /* 3.13+: HEAD_LOCK is no semaphore */
+	PROBE_NO_HEAD_LOCK_CALL, /* no HEAD_LOCK call inside the function */
+};
+
 struct gw_target {
 	pid_t pid;
 	pid_t tgid; /* differs from pid when a thread id was given */
@@ -21,7 +32,7 @@ struct gw_target {
 	struct python_build build;
 	/* Per probe: where it attaches, or why it cannot. */
 	struct elf_symbol sym[PY_PROBE_COUNT];
-	int sym_err[PY_PROBE_COUNT];
+	enum probe_absence absent[PY_PROBE_COUNT];
 	int gc_usdt;	    /* USDT python:gc__start/gc__done present */
 	uint64_t runtime;   /* _PyRuntime */
 	uint64_t code_type; /* PyCode_Type, to tell code objects from garbage */
@@ -73,5 +84,8 @@ int target__threads(const struct gw_target *t, struct target_thread *out, unsign
 int target__tstate_tid(const struct gw_target *t, uint64_t tstate, pid_t *tid);
 /* Reads the GIL holder's thread id; 0 if the GIL is free or unknown. */
 int target__gil_holder(const struct gw_target *t, pid_t *tid);
+
+/* Why probe is absent from t, in words: "take_gil not found (stripped)". */
+void target__absence(const struct gw_target *t, int probe, bool stripped, char *buf, size_t len);
 
 #endif

@@ -59,7 +59,7 @@ bool target__still_starting(const struct gw_target *t, int err)
 	 * libpython but no libc. Soon over, and a process that is no Python
 	 * at all must be told so at once.
 	 */
-	return (err == -ENOEXEC || (!err && t->sym_err[PY_PROBE_GIL_WAIT])) &&
+	return (err == -ENOEXEC || (!err && t->absent[PY_PROBE_GIL_WAIT])) &&
 	       age <= STARTUP_GRACE_S;
 }
 
