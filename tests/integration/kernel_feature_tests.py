@@ -73,7 +73,7 @@ def test_core_missing_is_fatal(gilwatch):
         check(time.monotonic() - start < 2, "too slow")
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         check(r.returncode == 7, "exit %d, expected 7: %s" % (r.returncode, lines))
-        want = "gilwatch: kernel %s lacks what BPF program gw_exit needs" % platform.release()
+        want = "gilwatch: error: kernel %s lacks what BPF program gw_exit needs" % platform.release()
         check(len(lines) == 1 and lines[0].startswith(want), repr(lines))
     finally:
         p.kill()

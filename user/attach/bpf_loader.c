@@ -53,18 +53,15 @@ static int attach_kernel_probes(struct bpf_loader *b)
 	struct bpf_program *progs[GW_KERNEL_LINKS] = {
 	    b->skel->progs.gw_fork, b->skel->progs.gw_exit, b->skel->progs.gw_exec,
 	    b->skel->progs.gw_signal_deliver};
-	int i, err;
+	int i;
 
 	for (i = 0; i < GW_KERNEL_LINKS; i++) {
 		if (!bpf_program__autoload(progs[i]))
 			continue; /* an optional feature the kernel turned off */
 		b->kernel_links[i] = bpf_program__attach(progs[i]);
-		if (!b->kernel_links[i]) {
-			err = -errno;
-			gw_err("cannot attach %s: %s", bpf_program__section_name(progs[i]),
-			       strerror(errno));
-			return err;
-		}
+		if (!b->kernel_links[i])
+			return gw_err_errno(-errno, "cannot attach %s",
+					    bpf_program__section_name(progs[i]));
 	}
 	return 0;
 }
@@ -142,11 +139,8 @@ static int load_skeleton(struct bpf_loader *b)
 	}
 	for (tries = 0; tries < GW_FEATURE_COUNT; tries++) {
 		b->skel = open_skeleton(&b->opts);
-		if (!b->skel) {
-			err = -errno;
-			gw_err("cannot open BPF programs: %s", strerror(errno));
-			return err;
-		}
+		if (!b->skel)
+			return gw_err_errno(-errno, "cannot open BPF programs");
 		err = bpf_load_diag__begin(b->skel->obj);
 		if (!err) {
 			err = gilwatch_bpf__load(b->skel) ? -errno : 0;
@@ -165,7 +159,7 @@ static int load_skeleton(struct bpf_loader *b)
 		bpf_features__disable(f, d.message);
 	}
 	if (err == -ENOMEM)
-		gw_err("cannot load BPF programs: %s", strerror(ENOMEM));
+		gw_err_errno(err, "cannot load BPF programs");
 	else
 		gw_err("%s", d.message);
 	return err;
@@ -188,8 +182,7 @@ int bpf_loader__open(struct bpf_loader *b, const struct bpf_loader_opts *opts)
 	b->stacks =
 	    ring_buffer__new(bpf_map__fd(b->skel->maps.stack_events), on_stack_event, b, NULL);
 	if (!b->events || !b->stacks) {
-		err = -errno;
-		gw_err("cannot create ring buffers: %s", strerror(errno));
+		err = gw_err_errno(-errno, "cannot create ring buffers");
 		goto fail;
 	}
 	return 0;
