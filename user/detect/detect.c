@@ -1,21 +1,17 @@
 // SPDX-License-Identifier: MIT
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "clock.h"
 #include "detect.h"
-#include "log.h"
 #include "gilwatch.h"
-#include "gilwatch.skel.h"
-#include "proc.h"
+#include "log.h"
 
-void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns, bool deep)
+void detector__init(struct detector *d, uint32_t pid, const struct detect_reader *reader,
+		    uint64_t threshold_ns, bool deep)
 {
 	memset(d, 0, sizeof(*d));
-	d->target = t;
+	d->reader = *reader;
+	d->pid = pid;
 	d->threshold_ns = threshold_ns;
 	d->deep = deep;
 }
@@ -30,42 +26,27 @@ const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, s
 	return buf;
 }
 
-/* glibc new_sem: the value is the low 32 bits of its first word. */
-static bool sem_taken(const struct gw_target *t, uint64_t addr)
-{
-	uint32_t value;
-
-	return !proc__read_mem(t->pid, addr, &value, sizeof(value)) && value == 0;
-}
-
 /* --deep: the holder of a semaphore-based lock, 0 if it cannot be told:
  * its last acquirer, while the semaphore is taken.
  */
-static uint32_t lock_holder(struct detector *d, struct gilwatch_bpf *skel, uint64_t addr,
-			    uint32_t waiter)
+static uint32_t lock_holder(struct detector *d, uint64_t addr, uint32_t waiter)
 {
-	const struct gw_target *t = d->target;
+	const struct detect_reader *r = &d->reader;
 	struct gw_lock_owner owner;
-	uint32_t value;
 
-	if (bpf_map__lookup_elem(skel->maps.lock_owner, &addr, sizeof(addr), &owner, sizeof(owner),
-				 0) ||
-	    owner.pid != (uint32_t)t->pid)
+	if (r->lock_owner(r->ctx, addr, &owner) || owner.pid != d->pid)
 		return 0;
 	/* A thread blocking on a lock it took itself is waiting for a signal
 	 * (Condition.wait's waiter lock, a queue or Event): someone else will
 	 * release it. Only HEAD_LOCK is never used that way.
 	 */
-	if (addr != d->head_lock &&
-	    (owner.tid == waiter || !bpf_map__lookup_elem(skel->maps.signal_locks, &addr,
-							  sizeof(addr), &value, sizeof(value), 0)))
+	if (addr != d->head_lock && (owner.tid == waiter || r->signal_lock(r->ctx, addr)))
 		return 0;
-	return sem_taken(t, addr) ? owner.tid : 0;
+	return r->sem_taken(r->ctx, addr) ? owner.tid : 0;
 }
 
 struct collect {
 	struct detector *d;
-	struct gilwatch_bpf *skel;
 	pid_t gil_holder;
 	bool holder_read, head_lock_read;
 	/* Threads inside a frame collection holding HEAD_LOCK (frames.bpf.h). */
@@ -75,12 +56,10 @@ struct collect {
 /* Whether thread tid waits for the GIL or a lock: then *w says which. */
 static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 {
-	const struct gw_target *t = c->d->target;
+	const struct detect_reader *r = &c->d->reader;
 	struct gw_thread_state ts;
 
-	if (bpf_map__lookup_elem(c->skel->maps.thread_state, &tid, sizeof(tid), &ts, sizeof(ts),
-				 0) ||
-	    ts.pid != (uint32_t)t->pid)
+	if (r->thread_state(r->ctx, tid, &ts) || ts.pid != c->d->pid)
 		return false;
 	if (ts.frames_head_lock) {
 		c->frames_holder = tid;
@@ -89,7 +68,7 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 	if (ts.gil_wait_start) {
 		/* Read once, and only for a process with a GIL waiter. */
 		if (!c->holder_read)
-			target__gil_holder(t, &c->gil_holder);
+			c->gil_holder = r->gil_holder(r->ctx);
 		c->holder_read = true;
 		*w = (struct waiter){.tid = tid,
 				     .holder = (uint32_t)c->gil_holder,
@@ -97,11 +76,11 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 				     .since_ns = ts.gil_wait_start};
 	} else if (ts.lock_wait_addr) {
 		if (!c->head_lock_read)
-			c->d->head_lock = target__head_lock(t);
+			c->d->head_lock = r->head_lock(r->ctx);
 		c->head_lock_read = true;
 		*w = (struct waiter){
 		    .tid = tid,
-		    .holder = c->d->deep ? lock_holder(c->d, c->skel, ts.lock_wait_addr, tid) : 0,
+		    .holder = c->d->deep ? lock_holder(c->d, ts.lock_wait_addr, tid) : 0,
 		    .kind = ts.lock_wait_addr == c->d->head_lock ? LOCK_HEAD : LOCK_SEM,
 		    .addr = ts.lock_wait_addr,
 		    .since_ns = ts.lock_wait_start};
@@ -118,10 +97,10 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
  * one: walking the 65536-bucket map instead costs the same for one thread
  * as for all, and was most of an idle agent's CPU with 50 processes.
  */
-static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, const uint32_t *tids,
-			      size_t ntids, struct waiter *w)
+static size_t collect_waiters(struct detector *d, const uint32_t *tids, size_t ntids,
+			      struct waiter *w)
 {
-	struct collect c = {.d = d, .skel = skel};
+	struct collect c = {.d = d};
 	size_t n = 0, i;
 
 	for (i = 0; i < ntids && n < GW_MAX_WAITERS; i++)
@@ -131,7 +110,7 @@ static size_t collect_waiters(struct detector *d, struct gilwatch_bpf *skel, con
 	 * enough to close a cycle: they call nothing that can drop the GIL.
 	 */
 	if (d->deep || c.nframes_holders != 1 || !d->head_lock ||
-	    !sem_taken(d->target, d->head_lock))
+	    !d->reader.sem_taken(d->reader.ctx, d->head_lock))
 		return n;
 	for (i = 0; i < n; i++) {
 		if (w[i].kind == LOCK_HEAD)
@@ -172,17 +151,16 @@ static bool already_reported(struct detector *d, uint64_t key)
 	return false;
 }
 
-int detector__scan(struct detector *d, struct gilwatch_bpf *skel, const uint32_t *tids,
-		   size_t ntids, struct wait_cycle *out)
+int detector__scan(struct detector *d, const uint32_t *tids, size_t ntids, struct wait_cycle *out)
 {
 	struct waiter w[GW_MAX_WAITERS];
 	struct wait_cycle cycles[4];
 	uint64_t now_ns;
 	size_t n, found, i;
 
-	n = collect_waiters(d, skel, tids, ntids, w);
+	n = collect_waiters(d, tids, ntids, w);
 	/* After the reads: every wait start seen is older than now. */
-	now_ns = d->scanned_ns = monotonic_ns();
+	now_ns = d->scanned_ns = d->reader.now_ns(d->reader.ctx);
 	d->next_scan_ns = next_scan_ns(d, w, n, now_ns);
 	for (i = 0; i < n && gw_verbose > 1; i++)
 		gw_debug("waiter %u kind %d lock 0x%llx holder %u for %llu ms", w[i].tid, w[i].kind,

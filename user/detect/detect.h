@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Deadlock detection for one process: the wait-for graph built from the
  * threads' wait states (BPF maps) and the lock holders (GIL state and
- * semaphores read from the target), scanned periodically.
+ * semaphores read from the target), scanned periodically. Pure: it reads
+ * only through its detect_reader.
  */
 #ifndef GW_DETECT_H
 #define GW_DETECT_H
@@ -9,16 +10,42 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "target.h"
+#include <sys/types.h>
 #include "wait_graph.h"
 
 #define GW_MAX_WAITERS 512
 #define GW_MAX_REPORTED 64
 
-struct gilwatch_bpf;
+struct gw_thread_state;
+struct gw_lock_owner;
+
+/* What a scan reads: the threads' wait states and lock owners the BPF
+ * side keeps, and the target's lock words (detect_bpf.c reads the maps and
+ * the process; the unit tests give their own).
+ */
+struct detect_reader {
+	/* Thread tid's wait state: 0, or -ENOENT when it has none. */
+	int (*thread_state)(void *ctx, uint32_t tid, struct gw_thread_state *out);
+	/* --deep: the last acquirer of the lock at addr: 0 or -ENOENT. */
+	int (*lock_owner)(void *ctx, uint64_t addr, struct gw_lock_owner *out);
+	/* --deep: the lock at addr was released by another thread than its
+	 * acquirer: a signal (Condition, Event, queue), not a mutex.
+	 */
+	bool (*signal_lock)(void *ctx, uint64_t addr);
+	/* The semaphore at addr is taken (its value is 0). */
+	bool (*sem_taken)(void *ctx, uint64_t addr);
+	/* The GIL's holder, 0 if it is free or unknown. */
+	pid_t (*gil_holder)(void *ctx);
+	/* HEAD_LOCK's semaphore, 0 if it is none (3.13+) or unknown. */
+	uint64_t (*head_lock)(void *ctx);
+	/* CLOCK_MONOTONIC now. */
+	uint64_t (*now_ns)(void *ctx);
+	void *ctx;
+};
 
 struct detector {
-	const struct gw_target *target;
+	struct detect_reader reader;
+	uint32_t pid;
 	uint64_t threshold_ns; /* a cycle must last this long */
 	bool deep;	       /* owners of every lock are tracked */
 	uint64_t reported[GW_MAX_REPORTED];
@@ -29,14 +56,14 @@ struct detector {
 	uint64_t head_lock;    /* HEAD_LOCK's semaphore when a lock waiter was last seen */
 };
 
-void detector__init(struct detector *d, const struct gw_target *t, uint64_t threshold_ns,
-		    bool deep);
+/* The detector of process pid, reading through reader. */
+void detector__init(struct detector *d, uint32_t pid, const struct detect_reader *reader,
+		    uint64_t threshold_ns, bool deep);
 /* Scans the wait states of the process's threads tids now. Returns 1 and
  * fills *out for a cycle whose every wait is older than the threshold and
  * that was not reported before, else 0.
  */
-int detector__scan(struct detector *d, struct gilwatch_bpf *skel, const uint32_t *tids,
-		   size_t ntids, struct wait_cycle *out);
+int detector__scan(struct detector *d, const uint32_t *tids, size_t ntids, struct wait_cycle *out);
 /* "GIL", "HEAD_LOCK" or "lock 0x7f...". */
 const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, size_t len);
 

@@ -46,6 +46,7 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	struct attach_opts aopts = {
 	    .sz = sizeof(aopts), .deep = opts->deep, .shared = opts->shared};
 	struct session *s = calloc(1, sizeof(*s));
+	struct detect_reader reader;
 	int err;
 
 	*out = NULL;
@@ -89,8 +90,9 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	if (event_stacks__init(&s->event_stacks, &s->report, s->stacks_ready ? &s->stacks : NULL,
 			       opts->drain_stacks, opts->drain_ctx))
 		gw_info("pid %d: no stacks at events: out of memory", t->pid);
-	detector__init(&s->detector, &s->target, (uint64_t)(opts->deadlock_after_s * 1e9),
-		       opts->deep);
+	reader = detect_bpf__reader(&s->detect_source, skel, &s->target);
+	detector__init(&s->detector, (uint32_t)t->pid, &reader,
+		       (uint64_t)(opts->deadlock_after_s * 1e9), opts->deep);
 	stall__init(&s->stall, (uint64_t)(opts->stall_after_s * 1e9));
 	s->lock_order.pid = t->pid;
 	*out = s;
@@ -348,7 +350,7 @@ static void scan_for_deadlock(struct session *s, uint64_t now)
 
 	for (i = 0; i < s->nviews; i++)
 		tids[i] = s->views[i].tid;
-	if (detector__scan(&s->detector, s->skel, tids, s->nviews, &cycle)) {
+	if (detector__scan(&s->detector, tids, s->nviews, &cycle)) {
 		s->snap.deadlocks = s->detector.deadlocks;
 		report__deadlock(&s->report, &cycle, s->detector.scanned_ns);
 	}

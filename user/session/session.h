@@ -12,6 +12,7 @@
 #include "cgroup_labels.h"
 #include "children.h"
 #include "detect.h"
+#include "detect_bpf.h"
 #include "event_stacks.h"
 #include "forks.h"
 #include "wait_sampler.h"
@@ -45,6 +46,7 @@ struct session {
 	struct wait_sampler waits; /* default mode: GIL and lock waits */
 	struct report report;
 	struct detector detector;
+	struct detect_bpf detect_source;
 	struct stall_detector stall;
 	struct stall stall_found;
 	struct fork_tracker forks;
