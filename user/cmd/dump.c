@@ -68,6 +68,7 @@ int dump__run(const struct dump_opts *opts)
 	struct stack_collector *c = NULL;
 	struct dumped_thread *d = NULL;
 	struct thread_view *views = NULL;
+	struct mem_source mem;
 	struct gw_target t;
 	size_t n, i;
 	int code;
@@ -98,12 +99,13 @@ int dump__run(const struct dump_opts *opts)
 		code = GW_EXIT_NO_PROCESS;
 		goto out;
 	}
+	mem = mem_source__process(t.pid);
 	for (i = 0; i < n; i++) {
 		d[i].view = views[i];
 		stack_collector__collect(c, views[i].tid, &d[i].stacks);
 		if (opts->no_native)
 			d[i].stacks.native_err = 0;
-		thread_state__infer(&t, &d[i].view, &d[i].stacks, &d[i].state);
+		thread_state__infer(&t, &mem, &d[i].view, &d[i].stacks, &d[i].state);
 	}
 	if (opts->json)
 		print_json(&t, d, n);

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proc.h"
 #include "thread_state_infer.h"
 
 /* glibc's pthread_cond_t: the futex words a waiter sleeps on lie inside. */
@@ -22,38 +21,48 @@ static const char *const lock_waits[] = {"PyThread_acquire_lock_timed",
 					 "sem_timedwait",
 					 NULL};
 
-static bool head_lock_taken(const struct gw_target *t, uint64_t sem)
+static bool head_lock_taken(const struct mem_source *mem, uint64_t sem)
 {
 	uint32_t value = 1;
 
 	/* glibc's new_sem keeps the count in the low word of its first field. */
-	return sem && !proc__read_mem(t->pid, sem, &value, sizeof(value)) && value == 0;
+	return sem && !mem->read(mem->ctx, sem, &value, sizeof(value)) && value == 0;
 }
 
-static bool gc_running(const struct gw_target *t)
+static bool gc_running(const struct gw_target *t, const struct mem_source *mem)
 {
 	const struct python_layout *l = &t->build.layout;
 	uint64_t interp = 0;
 	int collecting = 0;
 
 	return t->runtime && l->interp_gc_collecting &&
-	       !proc__read_mem(t->pid, t->runtime + l->runtime_interp_head, &interp,
-			       sizeof(interp)) &&
+	       !mem->read(mem->ctx, t->runtime + l->runtime_interp_head, &interp, sizeof(interp)) &&
 	       interp &&
-	       !proc__read_mem(t->pid, interp + l->interp_gc_collecting, &collecting,
-			       sizeof(collecting)) &&
+	       !mem->read(mem->ctx, interp + l->interp_gc_collecting, &collecting,
+			  sizeof(collecting)) &&
 	       collecting;
 }
 
-void thread_state__infer(const struct gw_target *t, struct thread_view *v,
-			 const struct thread_stacks *s, struct inferred_state *out)
+/* HEAD_LOCK's semaphore now: startup replaces the lock the field points to. */
+static uint64_t head_lock(const struct gw_target *t, const struct mem_source *mem)
+{
+	uint64_t sem = 0;
+
+	if (!t->head_lock_field || mem->read(mem->ctx, t->head_lock_field, &sem, sizeof(sem)))
+		return 0;
+	return sem;
+}
+
+void thread_state__infer(const struct gw_target *t, const struct mem_source *mem,
+			 struct thread_view *v, const struct thread_stacks *s,
+			 struct inferred_state *out)
 {
 	uint64_t cond = t->gil ? t->gil + t->build.layout.gil_cond : 0;
 	bool named = false;
 	unsigned i;
 
 	memset(out, 0, sizeof(*out));
-	out->head_lock = target__head_lock(t);
+	out->head_lock = head_lock(t, mem);
 	for (i = 0; i < s->native.n && !named; i++)
 		named = s->native.f[i].symbol[0] != '\0';
 	/* The GIL holder blocked on a lock: the other half of an inversion. */
@@ -75,12 +84,12 @@ void thread_state__infer(const struct gw_target *t, struct thread_view *v,
 			  thread_stacks__native_has(s, lock_waits)))
 			v->activity = TV_LOCK_WAIT;
 	}
-	out->holds_head_lock = head_lock_taken(t, out->head_lock) &&
+	out->holds_head_lock = head_lock_taken(mem, out->head_lock) &&
 			       thread_stacks__native_has(s, head_lock_holders) &&
 			       !(v->activity == TV_LOCK_WAIT && v->lock == out->head_lock);
 	/* Without C symbols, the collection runs in the GIL holder. */
-	out->in_gc = gc_running(t) && (named ? thread_stacks__native_has(s, gc_functions)
-					     : v->activity == TV_HOLDS_GIL);
+	out->in_gc = gc_running(t, mem) && (named ? thread_stacks__native_has(s, gc_functions)
+						  : v->activity == TV_HOLDS_GIL);
 }
 
 const char *thread_state__describe(const struct thread_view *v, const struct inferred_state *st,

@@ -19,9 +19,12 @@ struct inferred_state {
 	uint64_t head_lock;
 };
 
-/* Refines v->activity (a futex wait becomes a GIL or lock wait). */
-void thread_state__infer(const struct gw_target *t, struct thread_view *v,
-			 const struct thread_stacks *s, struct inferred_state *out);
+/* Refines v->activity (a futex wait becomes a GIL or lock wait); mem reads
+ * the process (its lock words, the GC flag).
+ */
+void thread_state__infer(const struct gw_target *t, const struct mem_source *mem,
+			 struct thread_view *v, const struct thread_stacks *s,
+			 struct inferred_state *out);
 const char *thread_state__describe(const struct thread_view *v, const struct inferred_state *st,
 				   char *buf, size_t len);
 /* "holds", "waits_for", "in_gc", "syscall" members. */
