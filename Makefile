@@ -208,7 +208,8 @@ format:
 # every C file, checked.
 lint:
 	$(PY) tests/layout/layers.py
-	clang-format --dry-run -Werror $(FORMATTED)
+	@clang-format --dry-run -Werror $(FORMATTED) && \
+		echo "clang-format: $(words $(FORMATTED)) files as formatted"
 
 clean:
 	rm -rf $(OUTPUT) $(ASAN_OUTPUT)
