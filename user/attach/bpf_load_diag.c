@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <bpf/libbpf.h>
 
@@ -106,10 +107,17 @@ int bpf_load_diag__begin(struct bpf_object *obj)
 	size_t i = 0;
 
 	bpf_object__for_each_program(prog, obj) i++;
-	/* Pages never written are never backed: only a rejection costs. */
-	diag.logs = calloc(i, VERIFIER_LOG_SIZE);
-	if (!diag.logs)
+	/* Mapped, not malloc'ed: pages never written are never backed (only a
+	 * rejection costs), and freeing so large a block would raise glibc's
+	 * mmap threshold for good, putting later big allocations on the heap
+	 * (the agent's resident set grew by 8 MiB, bench/).
+	 */
+	diag.logs = mmap(NULL, i * VERIFIER_LOG_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (diag.logs == MAP_FAILED) {
+		diag.logs = NULL;
 		return -ENOMEM;
+	}
 	diag.nlogs = i;
 	i = 0;
 	bpf_object__for_each_program(prog, obj)
@@ -121,7 +129,8 @@ int bpf_load_diag__begin(struct bpf_object *obj)
 
 void bpf_load_diag__end(void)
 {
-	free(diag.logs);
+	if (diag.logs)
+		munmap(diag.logs, diag.nlogs * VERIFIER_LOG_SIZE);
 	diag.logs = NULL;
 	diag.nlogs = 0;
 	diag.loading = false;
