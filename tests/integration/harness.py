@@ -151,17 +151,10 @@ class Watch:
             if found is not None and on_found is not None:
                 on_found(found, self.target.pid)
             self.watch.send_signal(signal.SIGINT)
-            self.stderr = self._finish(self._detach_within())
+            self.stderr = self._finish(5)
             return found, self.events, self._facts()
         finally:
             self.close()
-
-    def _detach_within(self):
-        """Seconds gilwatch may take to detach and exit. Each uprobe link
-        costs the kernel a grace period when it goes (~0.1 s, serialized:
-        closing from several threads took as long): --deep's 22 links took
-        2.3-2.6 s here, and over 5 s once on a loaded CI machine."""
-        return 10 if "--deep" in self.watch.args else 5
 
     def _stderr_now(self):
         if self.watch.poll() is None:
