@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -21,6 +22,11 @@
 #define GIL_COND_OFF 32
 #define GC_COLLECTING_OFF 848
 #define INTERP_HEAD_OFF 40
+/* Where _PyThread_CurrentFrames resumes from a call it makes holding
+ * HEAD_LOCK (head_lock_sites.h); other frames resume elsewhere.
+ */
+#define FRAMES_HOLDING_SITE 0x7000
+#define HOLDER "_PyThread_CurrentFrames"
 
 /* Words of the target's memory; anything else fails to read. */
 struct memory {
@@ -61,15 +67,22 @@ static struct gw_target *target(void)
 	t.build.layout.gil_cond = GIL_COND_OFF;
 	t.build.layout.runtime_interp_head = INTERP_HEAD_OFF;
 	t.build.layout.interp_gc_collecting = GC_COLLECTING_OFF;
+	t.head_lock_sites.ret[0] = FRAMES_HOLDING_SITE;
+	t.head_lock_sites.n = 1;
+	t.head_lock_sites.functions[0] = HOLDER;
+	t.head_lock_sites.nfunctions = 1;
 	return &t;
 }
 
 static void stack_of(struct thread_stacks *s, const char *const *functions)
 {
 	memset(s, 0, sizeof(*s));
-	for (; *functions && s->native.n < NATIVE_STACK_DEPTH; functions++)
-		snprintf(s->native.f[s->native.n++].symbol, sizeof(s->native.f[0].symbol), "%s",
-			 *functions);
+	for (; *functions && s->native.n < NATIVE_STACK_DEPTH; functions++) {
+		struct native_frame *f = &s->native.f[s->native.n++];
+
+		snprintf(f->symbol, sizeof(f->symbol), "%s", *functions);
+		f->ip = strcmp(*functions, HOLDER) ? 0x1000 + s->native.n : FRAMES_HOLDING_SITE;
+	}
 }
 
 static void infer(struct memory *m, struct thread_view *v, const char *const *functions,
@@ -101,8 +114,9 @@ static void test_status_thread(void **state)
 	assert_true(st.in_gc);
 	assert_false(st.holds_gil);
 	assert_int_equal(st.head_lock, HEAD_SEM);
-	assert_string_equal(thread_state__describe(&v, &st, buf, sizeof(buf)),
-			    "waits for the GIL, holds HEAD_LOCK, in GC");
+	assert_string_equal(
+	    thread_state__describe(&v, &st, buf, sizeof(buf)),
+	    "waits for the GIL, holds HEAD_LOCK (in _PyThread_CurrentFrames), in GC");
 }
 
 /* The other: holds the GIL, asleep on HEAD_LOCK's semaphore in thread
@@ -125,6 +139,45 @@ static void test_thread_exit_waiting_for_head_lock(void **state)
 	assert_false(st.in_gc); /* the collection is the other thread's */
 	assert_string_equal(thread_state__describe(&v, &st, buf, sizeof(buf)),
 			    "holds the GIL, waits for HEAD_LOCK");
+}
+
+/* One thread: a collection inside sys._current_frames() drops a
+ * threading.local, whose teardown waits for the HEAD_LOCK its own thread
+ * took further out. It waits for HEAD_LOCK and holds it.
+ */
+static void test_waits_for_head_lock_it_holds(void **state)
+{
+	static const char *const stack[] = {"sem_wait",	   "PyThread_acquire_lock_timed",
+					    "local_clear", "gc_collect_main",
+					    HOLDER,	   NULL};
+	struct memory m = frozen(1);
+	struct thread_view v = {.tid = 30, .activity = TV_HOLDS_GIL, .lock = HEAD_SEM};
+	struct inferred_state st;
+
+	infer(&m, &v, stack, &st);
+	assert_int_equal(v.activity, TV_LOCK_WAIT);
+	assert_true(st.holds_gil);
+	assert_true(st.holds_head_lock);
+	assert_string_equal(st.head_lock_in, HOLDER);
+}
+
+/* A frame of a HEAD_LOCK function that resumes anywhere but at a call made
+ * holding it (before its HEAD_LOCK call, after HEAD_UNLOCK) holds nothing.
+ */
+static void test_holder_function_elsewhere(void **state)
+{
+	static const char *const stack[] = {"sem_wait", "PyDict_New", NULL};
+	struct memory m = frozen(0);
+	struct thread_view v = {.tid = 20, .activity = TV_FUTEX, .lock = 0x999};
+	struct thread_stacks s;
+	struct mem_source mem = {.read = read_word, .ctx = &m};
+	struct inferred_state st;
+
+	stack_of(&s, stack);
+	snprintf(s.native.f[1].symbol, sizeof(s.native.f[1].symbol), HOLDER);
+	s.native.f[1].ip = FRAMES_HOLDING_SITE + 5;
+	thread_state__infer(target(), &mem, &v, &s, &st);
+	assert_false(st.holds_head_lock);
 }
 
 /* A GIL waiter wakes every 5 ms: caught running, its stack tells. */
@@ -188,6 +241,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_status_thread),
 	    cmocka_unit_test(test_thread_exit_waiting_for_head_lock),
+	    cmocka_unit_test(test_waits_for_head_lock_it_holds),
+	    cmocka_unit_test(test_holder_function_elsewhere),
 	    cmocka_unit_test(test_gil_waiter_caught_running),
 	    cmocka_unit_test(test_head_lock_free),
 	    cmocka_unit_test(test_unreadable_memory),

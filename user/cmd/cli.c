@@ -176,6 +176,10 @@ static const struct argp_option dump_options[] = {
     {"json", 'j', NULL, 0, "One JSON line (docs/events.md) instead of text", 0},
     {"no-native", OPT_NO_NATIVE, NULL, 0,
      "No native stacks: never stop a thread, not even for the moment of an unwind", 0},
+    {"deadlock-after", OPT_DEADLOCK_AFTER, "SECONDS", 0,
+     "A wait-for cycle is a deadlock if a second look this much later finds it unchanged "
+     "(default 2)",
+     0},
     {"verbose", 'v', NULL, 0, "Show diagnostics", 0},
     {},
 };
@@ -184,10 +188,17 @@ static error_t parse_dump(int key, char *arg, struct argp_state *state)
 {
 	struct dump_opts *o = &((struct cli *)state->input)->dump;
 
-	if (key != OPT_NO_NATIVE)
-		return parse_common(key, arg, state, "dump", &o->pid, &o->json);
-	o->no_native = true;
-	return 0;
+	switch (key) {
+	case OPT_NO_NATIVE:
+		o->no_native = true;
+		return 0;
+	case OPT_DEADLOCK_AFTER:
+		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))
+			argp_error(state, "invalid --deadlock-after '%s': expected seconds >= 0.1",
+				   arg);
+		return 0;
+	}
+	return parse_common(key, arg, state, "dump", &o->pid, &o->json);
 }
 
 static const struct argp dump_argp = {
@@ -195,9 +206,10 @@ static const struct argp dump_argp = {
     parse_dump,
     NULL,
     "Print every thread of a CPython process: what it holds or waits "
-    "for, and its Python and native stacks. Needs no BPF and works "
-    "on a frozen process; each thread is stopped only for the moment "
-    "of its native unwind.",
+    "for, and its Python and native stacks, after the deadlock it is in, if "
+    "any. Needs no BPF and works on a frozen process. A thread asleep in a "
+    "system call is never stopped; a running one only for the moment of its "
+    "native unwind.",
     NULL,
     NULL,
     NULL};
@@ -300,6 +312,7 @@ int cli__parse(int argc, char **argv, struct cli *cli)
 					 .interval_s = 5.0,
 					 .max_processes = GW_MAX_PROCS,
 					 .detection = cli->watch.detection};
+	cli->dump.deadlock_after_s = cli->watch.detection.deadlock_after_s;
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "watch") || !strcmp(argv[1], "dump") || !strcmp(argv[1], "agent"))) {
 		static const struct {

@@ -12,7 +12,8 @@
 struct dump_opts {
 	pid_t pid;
 	bool json;
-	bool no_native; /* never stop a thread, not even for a moment */
+	bool no_native;		 /* never stop a thread, not even for a moment */
+	double deadlock_after_s; /* a wait-for cycle is confirmed this much later */
 };
 
 /* Returns a gw_exit code; errors are reported on stderr in one line. */

@@ -52,32 +52,22 @@ const char *syscall_name(long nr, char *buf, size_t len)
 	return buf;
 }
 
-/* The system call a blocked thread sits in (/proc/PID/task/TID/syscall:
- * "nr arg1 ... arg6 sp pc", or "running").
- */
+/* The system call a blocked thread sits in, and a futex wait's word. */
 static void read_task_syscall(pid_t pid, struct thread_view *v)
 {
-	unsigned long long a[6];
-	char path[96], buf[256];
-	FILE *f;
-	long nr;
+	struct proc_syscall sc;
+	uint64_t op;
 
 	v->syscall = -1;
-	snprintf(path, sizeof(path), "/proc/%d/task/%u/syscall", pid, v->tid);
-	f = fopen(path, "re");
-	if (!f)
+	if (proc__syscall(pid, (pid_t)v->tid, &sc))
 		return;
-	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", &nr,
-						 &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) == 7) {
-		v->syscall = nr;
-		if (nr == NR_FUTEX && ((a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT ||
-				       (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET)) {
-			v->lock = a[0];
-			v->timed = a[3] != 0;
-			v->shared = !(a[1] & FUTEX_PRIVATE_FLAG);
-		}
+	v->syscall = sc.nr;
+	op = sc.args[1] & FUTEX_CMD_MASK;
+	if (sc.nr == NR_FUTEX && (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET)) {
+		v->lock = sc.args[0];
+		v->timed = sc.args[3] != 0;
+		v->shared = !(sc.args[1] & FUTEX_PRIVATE_FLAG);
 	}
-	fclose(f);
 }
 
 static void classify(struct gilwatch_bpf *skel, const struct gw_target *t, struct thread_view *v,

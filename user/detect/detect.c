@@ -16,6 +16,11 @@ void detector__init(struct detector *d, uint32_t pid, const struct detect_reader
 	d->deep = deep;
 }
 
+void detector__set_snapshot(struct detector *d, const struct detect_snapshot *s)
+{
+	d->snapshot = *s;
+}
+
 const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, size_t len)
 {
 	if (kind == LOCK_GIL)
@@ -72,6 +77,8 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 		c->holder_read = true;
 		*w = (struct waiter){.tid = tid,
 				     .holder = (uint32_t)c->gil_holder,
+				     .holder_from = HOLDER_GIL_STATE,
+				     .wait_from = c->d->deep ? WAIT_TRACED : WAIT_SAMPLED,
 				     .kind = LOCK_GIL,
 				     .since_ns = ts.gil_wait_start};
 	} else if (ts.lock_wait_addr) {
@@ -81,6 +88,8 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 		*w = (struct waiter){
 		    .tid = tid,
 		    .holder = c->d->deep ? lock_holder(c->d, ts.lock_wait_addr, tid) : 0,
+		    .holder_from = c->d->deep ? HOLDER_LOCK_OWNER : HOLDER_UNKNOWN,
+		    .wait_from = c->d->deep ? WAIT_TRACED : WAIT_SAMPLED,
 		    .kind = ts.lock_wait_addr == c->d->head_lock ? LOCK_HEAD : LOCK_SEM,
 		    .addr = ts.lock_wait_addr,
 		    .since_ns = ts.lock_wait_start};
@@ -93,6 +102,30 @@ static bool waiter_of(struct collect *c, uint32_t tid, struct waiter *w)
 	return true;
 }
 
+/* HEAD_LOCK's holder from the waiters' native stacks: two looks at least
+ * the threshold apart must agree (same holder, nothing moved), so that a
+ * slow process is not called deadlocked. One look per threshold at most.
+ */
+static uint32_t head_lock_from_stacks(struct detector *d, const struct waiter *w, size_t n,
+				      uint64_t now_ns)
+{
+	uint64_t sig = 0;
+	uint32_t holder;
+
+	if (d->look.at_ns && now_ns - d->look.at_ns < d->threshold_ns)
+		return d->look.confirmed ? d->look.holder : 0;
+	holder = d->snapshot.head_lock_holder(d->snapshot.ctx, w, n, &sig);
+	d->looks++;
+	gw_debug("pid %u: HEAD_LOCK holder on native stacks: %u (look %llu)", d->pid, holder,
+		 (unsigned long long)d->looks);
+	d->look.confirmed =
+	    d->look.at_ns && holder && holder == d->look.holder && sig == d->look.sig;
+	d->look.at_ns = now_ns;
+	d->look.holder = holder;
+	d->look.sig = sig;
+	return d->look.confirmed ? holder : 0;
+}
+
 /* The threads among tids that wait for the GIL or a lock. Looked up one by
  * one: walking the 65536-bucket map instead costs the same for one thread
  * as for all, and was most of an idle agent's CPU with 50 processes.
@@ -101,20 +134,34 @@ static size_t collect_waiters(struct detector *d, const uint32_t *tids, size_t n
 			      struct waiter *w)
 {
 	struct collect c = {.d = d};
+	enum holder_source from = HOLDER_FRAMES_PROBE;
+	uint32_t holder;
 	size_t n = 0, i;
+	bool unheld = false;
 
 	for (i = 0; i < ntids && n < GW_MAX_WAITERS; i++)
 		n += waiter_of(&c, tids[i], &w[n]);
+	for (i = 0; i < n; i++)
+		unheld |= w[i].kind == LOCK_HEAD && !w[i].holder;
+	if (!unheld || !d->head_lock || !d->reader.sem_taken(d->reader.ctx, d->head_lock)) {
+		d->look.at_ns = 0;
+		return n;
+	}
 	/* The default mode knows one holder of HEAD_LOCK: a thread in a frame
 	 * collection, past its HEAD_LOCK call. No other holder keeps it long
 	 * enough to close a cycle: they call nothing that can drop the GIL.
+	 * A process that froze before gilwatch came shows it on a native stack.
 	 */
-	if (d->deep || c.nframes_holders != 1 || !d->head_lock ||
-	    !d->reader.sem_taken(d->reader.ctx, d->head_lock))
-		return n;
-	for (i = 0; i < n; i++) {
-		if (w[i].kind == LOCK_HEAD)
-			w[i].holder = c.frames_holder;
+	holder = !d->deep && c.nframes_holders == 1 ? c.frames_holder : 0;
+	if (!holder && d->snapshot.head_lock_holder) {
+		holder = head_lock_from_stacks(d, w, n, d->reader.now_ns(d->reader.ctx));
+		from = HOLDER_NATIVE_STACK;
+	}
+	for (i = 0; i < n && holder; i++) {
+		if (w[i].kind == LOCK_HEAD && !w[i].holder) {
+			w[i].holder = holder;
+			w[i].holder_from = from;
+		}
 	}
 	return n;
 }

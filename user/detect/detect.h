@@ -43,8 +43,30 @@ struct detect_reader {
 	void *ctx;
 };
 
+/* A look at the native stacks of waiting threads (a snapshot: what shows
+ * who holds HEAD_LOCK in a process that froze before gilwatch came).
+ */
+struct detect_snapshot {
+	/* The thread among the waiters w whose native stack holds HEAD_LOCK, 0
+	 * if none; *sig: what must not change if nothing moves (their stacks,
+	 * the CPU time of the lock waiters, the GIL's handoffs).
+	 */
+	uint32_t (*head_lock_holder)(void *ctx, const struct waiter *w, size_t n, uint64_t *sig);
+	void *ctx;
+};
+
 struct detector {
 	struct detect_reader reader;
+	struct detect_snapshot snapshot; /* .head_lock_holder NULL: none */
+	/* The last look at the stacks: a holder counts once two looks at least
+	 * the threshold apart agree.
+	 */
+	struct {
+		uint64_t at_ns, sig;
+		uint32_t holder;
+		bool confirmed;
+	} look;
+	uint64_t looks;
 	uint32_t pid;
 	uint64_t threshold_ns; /* a cycle must last this long */
 	bool deep;	       /* owners of every lock are tracked */
@@ -59,6 +81,10 @@ struct detector {
 /* The detector of process pid, reading through reader. */
 void detector__init(struct detector *d, uint32_t pid, const struct detect_reader *reader,
 		    uint64_t threshold_ns, bool deep);
+/* Lets the detector name HEAD_LOCK's holder from native stacks when no
+ * probe saw it taken.
+ */
+void detector__set_snapshot(struct detector *d, const struct detect_snapshot *s);
 /* Scans the wait states of the process's threads tids now. Returns 1 and
  * fills *out for a cycle whose every wait is older than the threshold and
  * that was not reported before, else 0.

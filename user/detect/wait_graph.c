@@ -68,3 +68,45 @@ size_t wait_graph__cycles(const struct waiter *w, size_t n, struct wait_cycle *o
 	}
 	return found;
 }
+
+const char *wait_graph__basis(const struct wait_cycle *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->members[i].holder_from == HOLDER_NATIVE_STACK ||
+		    c->members[i].wait_from == WAIT_SNAPSHOT)
+			return "snapshot";
+	}
+	return "traced";
+}
+
+const char *wait_graph__holder_source_name(enum holder_source s)
+{
+	switch (s) {
+	case HOLDER_GIL_STATE:
+		return "gil-state";
+	case HOLDER_FRAMES_PROBE:
+		return "frames-probe";
+	case HOLDER_LOCK_OWNER:
+		return "lock-owner";
+	case HOLDER_NATIVE_STACK:
+		return "native-stack";
+	case HOLDER_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+const char *wait_graph__wait_source_name(enum wait_source s)
+{
+	switch (s) {
+	case WAIT_SAMPLED:
+		return "sampled";
+	case WAIT_TRACED:
+		return "traced";
+	case WAIT_SNAPSHOT:
+		break;
+	}
+	return "snapshot";
+}

@@ -16,9 +16,27 @@ enum lock_kind {
 	LOCK_SEM,  /* any other PyThread_type_lock (threading.Lock, ...) */
 };
 
+/* How the holder at the end of a wait-for edge was known. */
+enum holder_source {
+	HOLDER_UNKNOWN,
+	HOLDER_GIL_STATE,    /* the interpreter's GIL state (last holder, locked) */
+	HOLDER_FRAMES_PROBE, /* a probe past a frame collection's HEAD_LOCK call */
+	HOLDER_LOCK_OWNER,   /* --deep: the lock's last acquirer, its value 0 */
+	HOLDER_NATIVE_STACK, /* a snapshot: its native stack is past a HEAD_LOCK call */
+};
+
+/* How the wait itself was known. */
+enum wait_source {
+	WAIT_SAMPLED,  /* asleep in futex() on the lock, seen by the task iterator */
+	WAIT_TRACED,   /* --deep: a probe at the wait's start */
+	WAIT_SNAPSHOT, /* read once from /proc (dump) */
+};
+
 struct waiter {
 	uint32_t tid;
 	uint32_t holder; /* thread holding the lock waited for, 0: unknown */
+	enum holder_source holder_from;
+	enum wait_source wait_from;
 	enum lock_kind kind;
 	uint64_t addr;	   /* the lock's semaphore (not for the GIL) */
 	uint64_t since_ns; /* CLOCK_MONOTONIC start of the wait */
@@ -38,5 +56,13 @@ struct wait_cycle {
  * lowest tid. Returns how many were written to out (at most max).
  */
 size_t wait_graph__cycles(const struct waiter *w, size_t n, struct wait_cycle *out, size_t max);
+/* "snapshot" if an edge of c rests on a native stack read once (confirmed
+ * by a second look), "traced" if every edge was watched as it happened.
+ */
+const char *wait_graph__basis(const struct wait_cycle *c);
+/* "gil-state", "frames-probe", "lock-owner", "native-stack", "unknown". */
+const char *wait_graph__holder_source_name(enum holder_source s);
+/* "sampled", "traced", "snapshot". */
+const char *wait_graph__wait_source_name(enum wait_source s);
 
 #endif

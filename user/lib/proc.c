@@ -333,3 +333,29 @@ int proc__parse_pid(const char *arg, pid_t *pid)
 	*pid = (pid_t)v;
 	return 0;
 }
+
+int proc__syscall(pid_t pid, pid_t tid, struct proc_syscall *out)
+{
+	unsigned long long a[8];
+	char path[96], buf[256];
+	int err = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f))
+		err = -EIO;
+	else if (sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &out->nr, &a[0], &a[1],
+			&a[2], &a[3], &a[4], &a[5], &a[6], &a[7]) != 9 ||
+		 out->nr < 0)
+		err = -EBUSY; /* "running", or "-1 sp pc": not in a system call */
+	fclose(f);
+	if (err)
+		return err;
+	memcpy(out->args, a, sizeof(out->args));
+	out->sp = a[6];
+	out->pc = a[7];
+	return 0;
+}

@@ -66,6 +66,19 @@ int proc__stat(pid_t pid, pid_t tid, char *out, size_t len);
 int proc__cpu(pid_t pid, pid_t tid, char *state, uint64_t *ticks);
 /* True for a zombie or dead process: its maps are already gone. */
 bool proc__exited(pid_t pid);
+
+/* The system call a thread is blocked in, as /proc/PID/task/TID/syscall
+ * shows it (read without stopping the thread): its number, arguments and
+ * the user stack pointer and pc it entered with.
+ */
+struct proc_syscall {
+	long nr;
+	uint64_t args[6];
+	uint64_t sp, pc;
+};
+
+/* -EBUSY if the thread is running (or in no system call), -errno else. */
+int proc__syscall(pid_t pid, pid_t tid, struct proc_syscall *out);
 /* Seconds since the process started; negative errno on failure. */
 double proc__age_s(pid_t pid);
 int proc__read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);

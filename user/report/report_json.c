@@ -230,6 +230,7 @@ void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 
 	begin(r, &w, "deadlock", report__now_ns(r));
 	jw_u64(&w, "frozen_ns", now_ns - c->closed_ns);
+	jw_str(&w, "basis", wait_graph__basis(c));
 	report__cycle_text(c, text, sizeof(text));
 	jw_str(&w, "description", text);
 	jw_array_begin(&w, "threads");
@@ -248,6 +249,10 @@ void report_json__deadlock(struct report *r, const struct wait_cycle *c, uint64_
 		if (m->kind == LOCK_SEM)
 			write_site(r, &w, "waits_for_created_at", m->addr);
 		jw_u64(&w, "held_by", m->holder);
+		jw_object_begin(&w, "known_from");
+		jw_str(&w, "wait", wait_graph__wait_source_name(m->wait_from));
+		jw_str(&w, "holder", wait_graph__holder_source_name(m->holder_from));
+		jw_object_end(&w);
 		jw_u64(&w, "waiting_ns", now_ns - m->since_ns);
 		write_stacks(r, &w, r->target, m->tid);
 		jw_object_end(&w);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdlib.h>
+#include <string.h>
 
 #include "detect.h"
 #include "proc.h"
@@ -149,24 +150,48 @@ static void print_stacks(struct report *r, const struct gw_target *t, pid_t tid)
 		report_stack__text(r->out, s, "      ");
 }
 
+/* How the holder at the end of an edge was known, in words. */
+static const char *holder_phrase(enum holder_source s)
+{
+	switch (s) {
+	case HOLDER_GIL_STATE:
+		return "the GIL's state";
+	case HOLDER_FRAMES_PROBE:
+		return "traced past its HEAD_LOCK call";
+	case HOLDER_LOCK_OWNER:
+		return "its last acquirer, traced";
+	case HOLDER_NATIVE_STACK:
+		return "its native stack is past a HEAD_LOCK call";
+	case HOLDER_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
 void report_text__deadlock(struct report *r, const struct wait_cycle *c, uint64_t now_ns)
 {
 	char held[32], name[32], d[32], comm[GW_COMM_LEN], site[PY_FILE_LEN + 160];
 	size_t i;
 
-	fprintf(r->out, "\n!! DEADLOCK in pid %d (%s): cycle in wait-for graph, frozen for %s\n",
-		r->target->pid, r->target->comm, fmt_ns(d, sizeof(d), now_ns - c->closed_ns));
+	bool snapshot = !strcmp(wait_graph__basis(c), "snapshot");
+
+	fprintf(r->out,
+		"\n!! DEADLOCK in pid %d (%s): cycle in wait-for graph, frozen for %s%s%s\n",
+		r->target->pid, r->target->comm, snapshot ? "at least " : "",
+		fmt_ns(d, sizeof(d), now_ns - c->closed_ns),
+		snapshot ? " (snapshot: two looks agree)" : "");
 	for (i = 0; i < c->n; i++) {
 		const struct waiter *m = &c->members[i];
 
 		if (proc__comm(r->target->pid, m->tid, comm, sizeof(comm)))
 			comm[0] = '\0';
-		fprintf(r->out, "   thread %u (%s) holds %s, waits %s for %s%s held by thread %u\n",
+		fprintf(r->out,
+			"   thread %u (%s) holds %s, waits %s for %s%s held by thread %u (%s)\n",
 			m->tid, comm, report__held(c, i, held, sizeof(held)),
 			fmt_ns(d, sizeof(d), now_ns - m->since_ns),
 			detector__lock_name(m->kind, m->addr, name, sizeof(name)),
 			m->kind == LOCK_SEM ? site_text(r, m->addr, site, sizeof(site)) : "",
-			m->holder);
+			m->holder, holder_phrase(m->holder_from));
 		print_stacks(r, r->target, m->tid);
 	}
 	fflush(r->out);

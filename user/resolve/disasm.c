@@ -12,6 +12,7 @@ typedef int (*branch_fn)(const struct disasm_branch *b, void *ctx);
 struct decoder {
 	csh h;
 	cs_insn *insn;
+	bool ends; /* report DISASM_END too */
 };
 
 static int decoder__open(struct decoder *d)
@@ -46,15 +47,28 @@ static int decoder__branches(struct decoder *d, const uint8_t *code, size_t len,
 		const cs_x86_op *op = &x->operands[0];
 		struct disasm_branch b = {.insn = d->insn->address};
 
+		b.next = addr;
 		if (cs_insn_group(d->h, d->insn, CS_GRP_CALL))
 			b.kind = DISASM_CALL;
 		else if (cs_insn_group(d->h, d->insn, CS_GRP_JUMP))
 			b.kind = d->insn->id == X86_INS_JMP ? DISASM_JMP : DISASM_JCC;
+		else if (d->ends &&
+			 (cs_insn_group(d->h, d->insn, CS_GRP_RET) || d->insn->id == X86_INS_HLT ||
+			  d->insn->id == X86_INS_UD2 || d->insn->id == X86_INS_INT3))
+			b.kind = DISASM_END;
 		else
 			continue;
+		if (b.kind == DISASM_END || (d->ends && b.kind == DISASM_JMP && x->op_count == 1 &&
+					     op->type == X86_OP_REG)) {
+			/* Flow ends here, or goes where a linear sweep cannot tell. */
+			b.kind = DISASM_END;
+			ret = fn(&b, ctx);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (x->op_count != 1)
 			continue;
-		b.next = addr;
 		if (op->type == X86_OP_IMM)
 			b.target = op->imm;
 		else if (op->type == X86_OP_MEM && op->mem.base == X86_REG_RIP &&
@@ -133,7 +147,6 @@ struct recovery {
 		uint64_t start, end;
 	} part[MAX_PARTS];
 	unsigned nparts, depth_now, seen;
-	uint64_t call_return; /* disasm__call_return's answer */
 	uint8_t code[MAX_CODE];
 };
 
@@ -371,47 +384,179 @@ int disasm__recover(struct elf_file *ef, const char *const *callers, const char 
 	return err;
 }
 
-/* ---- where a known function resumes after a call ---- */
+/* ---- where a known function calls what ---- */
 
-static int first_wanted_call(const struct disasm_branch *b, void *ctx)
+/* Whether b calls one of r's wanted functions, directly or through the PLT. */
+static bool calls_wanted(struct recovery *r, const struct disasm_branch *b)
 {
-	struct recovery *r = ctx;
 	uint64_t slot = b->slot;
 
 	if (b->kind != DISASM_CALL)
-		return 0;
+		return false;
 	if (!slot && b->target)
 		slot = plt_slot(r, b->target);
 	r->seen = 0;
 	note_call(r, b->target, slot);
-	if (!r->seen)
-		return 0;
-	r->call_return = b->next;
-	return 1;
+	return r->seen != 0;
 }
 
-int disasm__call_return(struct elf_file *ef, const struct elf_symbol *fn,
-			const char *const *callees, struct elf_symbol *site)
-{
-	uint64_t start, end;
+struct call_sites {
 	struct recovery *r;
+	struct disasm_call_site *out;
+	size_t n, max;
+};
+
+static int wanted_call(const struct disasm_branch *b, void *ctx)
+{
+	struct call_sites *c = ctx;
+
+	if (!calls_wanted(c->r, b))
+		return 0;
+	c->out[c->n++] = (struct disasm_call_site){.insn = b->insn, .next = b->next};
+	return c->n == c->max;
+}
+
+int disasm__call_sites(struct elf_file *ef, const struct elf_symbol *fn, const char *const *callees,
+		       struct disasm_call_site *out, size_t max)
+{
+	struct call_sites c = {.out = out, .max = max};
+	uint64_t start, end;
 	int err;
 
-	err = recovery__new(ef, callees, &r);
+	if (!max)
+		return -EINVAL;
+	err = recovery__new(ef, callees, &c.r);
 	if (!err)
 		err = elf_file__function_range(ef, fn->vaddr, &start, &end);
 	if (!err && (start != fn->vaddr || end - start > MAX_CODE))
 		err = -ENOENT;
 	if (!err)
-		err = elf_file__read(ef, start, r->code, end - start);
+		err = elf_file__read(ef, start, c.r->code, end - start);
 	if (!err)
-		err = decoder__branches(&r->d, r->code, end - start, start, first_wanted_call, r);
-	if (!err)
-		err = -ENOENT; /* no such call */
-	if (err == 1) {
-		*site = (struct elf_symbol){.vaddr = r->call_return, .source = fn->source};
-		err = elf_file__vaddr_to_offset(ef, site->vaddr, &site->file_offset);
+		err = decoder__branches(&c.r->d, c.r->code, end - start, start, wanted_call, &c);
+	recovery__free(c.r);
+	if (err < 0)
+		return err;
+	return c.n ? (int)c.n : -ENOENT;
+}
+
+int disasm__call_return(struct elf_file *ef, const struct elf_symbol *fn,
+			const char *const *callees, struct elf_symbol *site)
+{
+	struct disasm_call_site first;
+	int err;
+
+	err = disasm__call_sites(ef, fn, callees, &first, 1);
+	if (err < 0)
+		return err;
+	*site = (struct elf_symbol){.vaddr = first.next, .source = fn->source};
+	return elf_file__vaddr_to_offset(ef, site->vaddr, &site->file_offset);
+}
+
+/* ---- the calls a function makes while it holds a lock ---- */
+
+#define MAX_BLOCKS 512
+#define BLOCK_READ 4096
+
+struct held_walk {
+	struct recovery *r; /* wanted: the release functions */
+	uint64_t fn_start, fn_end;
+	uint64_t block[MAX_BLOCKS];
+	size_t nblocks;
+	uint64_t *out;
+	size_t n, max;
+};
+
+static void walk_enqueue(struct held_walk *w, uint64_t addr)
+{
+	uint64_t start, end;
+	size_t i;
+
+	/* A jump to another function's entry is a tail call: its frame is not
+	 * this function's, and its calls hold nothing of ours in other callers.
+	 */
+	if ((addr < w->fn_start || addr >= w->fn_end) &&
+	    (elf_file__function_range(w->r->ef, addr, &start, &end) || start == addr))
+		return;
+	for (i = 0; i < w->nblocks; i++) {
+		if (w->block[i] == addr)
+			return;
 	}
-	recovery__free(r);
+	if (w->nblocks < MAX_BLOCKS)
+		w->block[w->nblocks++] = addr;
+}
+
+static int walk_branch(const struct disasm_branch *b, void *ctx)
+{
+	struct held_walk *w = ctx;
+	size_t i;
+
+	switch (b->kind) {
+	case DISASM_CALL:
+		if (calls_wanted(w->r, b))
+			return 1; /* released: this path holds nothing further */
+		for (i = 0; i < w->n && w->out[i] != b->next; i++)
+			;
+		if (i == w->n && w->n < w->max)
+			w->out[w->n++] = b->next;
+		return 0;
+	case DISASM_JCC:
+		if (b->target)
+			walk_enqueue(w, b->target);
+		return 0;
+	case DISASM_JMP:
+		if (b->target)
+			walk_enqueue(w, b->target);
+		return 1;
+	case DISASM_END:
+		return 1;
+	}
+	return 1;
+}
+
+int disasm__calls_holding(struct elf_file *ef, const struct elf_symbol *fn,
+			  const char *const *acquire, const char *const *release, uint64_t *out,
+			  size_t max)
+{
+	struct disasm_call_site acq[8];
+	struct held_walk w = {.out = out, .max = max};
+	size_t i, len;
+	int nacq, err, ret, n;
+
+	nacq = disasm__call_sites(ef, fn, acquire, acq, sizeof(acq) / sizeof(acq[0]));
+	if (nacq < 0)
+		return nacq;
+	err = recovery__new(ef, release, &w.r);
+	if (!err)
+		err = elf_file__function_range(ef, fn->vaddr, &w.fn_start, &w.fn_end);
+	if (err)
+		goto out;
+	w.r->d.ends = true;
+	for (i = 0; i < (size_t)nacq; i++)
+		walk_enqueue(&w, acq[i].next);
+	for (i = 0; i < w.nblocks; i++) {
+		/* The last block of a section may be shorter than a read. */
+		for (len = BLOCK_READ; len >= 64; len /= 2) {
+			if (!elf_file__read(ef, w.block[i], w.r->code, len))
+				break;
+		}
+		if (len < 64)
+			continue;
+		ret = decoder__branches(&w.r->d, w.r->code, len, w.block[i], walk_branch, &w);
+		if (ret < 0) {
+			err = ret;
+			goto out;
+		}
+	}
+	/* A path back to a HEAD_LOCK call is a second wait, not a hold. */
+	for (i = 0; i < w.n; i++) {
+		for (n = 0; n < nacq && out[i] != acq[n].next; n++)
+			;
+		if (n < nacq)
+			out[i--] = out[--w.n];
+	}
+	err = (int)w.n;
+out:
+	recovery__free(w.r);
 	return err;
 }

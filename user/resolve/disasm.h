@@ -13,6 +13,7 @@ enum disasm_branch_kind {
 	DISASM_CALL,
 	DISASM_JMP,
 	DISASM_JCC,
+	DISASM_END, /* ret, hlt, ud2, int3, a jump through a register */
 };
 
 struct disasm_branch {
@@ -43,6 +44,26 @@ int disasm__jump_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64
  */
 int disasm__recover(struct elf_file *ef, const char *const *callers, const char *const *calls,
 		    struct elf_symbol *sym);
+struct disasm_call_site {
+	uint64_t insn; /* the call instruction */
+	uint64_t next; /* the instruction after it: where the function resumes */
+};
+
+/* The calls fn (a function of ef, its own range) makes to one of callees[]
+ * (imports or exports; NULL-terminated), in address order, at most max.
+ * Returns how many, -ENOENT if it calls none of them.
+ */
+int disasm__call_sites(struct elf_file *ef, const struct elf_symbol *fn, const char *const *callees,
+		       struct disasm_call_site *out, size_t max);
+/* The return addresses of the calls fn makes while it holds a lock: every
+ * call reachable from the return of a call to one of acquire[] without
+ * passing a call to one of release[], jumps (cold parts included, tail
+ * calls not) followed. At most max; the number found, -ENOENT if fn calls
+ * none of acquire[].
+ */
+int disasm__calls_holding(struct elf_file *ef, const struct elf_symbol *fn,
+			  const char *const *acquire, const char *const *release, uint64_t *out,
+			  size_t max);
 /* Where fn (a function of ef, its own range) resumes after its first call
  * of one of callees[] (imports or exports; NULL-terminated): site gets the
  * instruction after that call. -ENOENT if it calls none of them.

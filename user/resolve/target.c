@@ -198,6 +198,7 @@ static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
 					   ? PROBE_NOT_FOUND
 					   : PROBE_PRESENT;
 	}
+	head_lock_sites__resolve(&t->head_lock_sites, &t->build, t->python_bias, ef, &l);
 	symbol_ladder__close(&l);
 	for (i = 0; i < PY_PROBE_COUNT; i++) {
 		if (python_probes[i].recovery && !t->absent[i])

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <sys/types.h>
+#include "head_lock_sites.h"
 #include "libc_condvar.h"
 #include "python_build.h"
 
@@ -41,6 +42,8 @@ struct gw_target {
 	 * it when needed: startup may replace the lock it points to.
 	 */
 	uint64_t head_lock_field;
+	/* Where a native stack shows a HEAD_LOCK holder (3.10-3.12). */
+	struct head_lock_sites head_lock_sites;
 	uint64_t gc_stats; /* 3.13: the main interpreter's gc.generation_stats */
 	/* Runtime ranges of the static functions gilwatch probes (and of a
 	 * split-off cold part of gc_collect_main), for stacks of a stripped

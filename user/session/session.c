@@ -31,13 +31,38 @@
 /* A hazard is counted each time, reported at most this often. */
 #define HAZARD_REPORT_NS (60ull * 1000000000ull)
 
-static int64_t realtime_offset_ns(void)
+/* detect_snapshot.head_lock_holder: the waiters' native stacks now, each
+ * thread stopped for the moment of its unwind. Two threads past a HEAD_LOCK
+ * call cannot both hold it: a stack read wrong, so no holder.
+ */
+static uint32_t head_lock_from_stacks(void *ctx, const struct waiter *w, size_t n, uint64_t *sig)
 {
-	struct timespec rt, mono;
+	struct session *s = ctx;
+	uint64_t h = 0, ticks, switches = 0;
+	uint32_t holder = 0;
+	unsigned holders = 0;
+	char state;
+	size_t i;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	return (rt.tv_sec - mono.tv_sec) * 1000000000ll + (rt.tv_nsec - mono.tv_nsec);
+	if (!s->stacks_ready)
+		return 0;
+	for (i = 0; i < n; i++) {
+		stack_collector__collect(&s->stacks, (pid_t)w[i].tid, &s->stack_buf);
+		if (thread_stacks__head_lock_holder(&s->stack_buf, &s->target)) {
+			holder = w[i].tid;
+			holders++;
+		}
+		h = thread_stacks__signature(&s->stack_buf, h);
+		/* A GIL waiter polls (take_gil's 5 ms timed wait): its CPU time
+		 * moves in a frozen process too.
+		 */
+		if (w[i].kind != LOCK_GIL &&
+		    !proc__cpu(s->target.pid, (pid_t)w[i].tid, &state, &ticks))
+			h = (h ^ ticks) * 1099511628211ull;
+	}
+	target__gil_switches(&s->target, &switches);
+	*sig = (h ^ switches) * 1099511628211ull;
+	return holders == 1 ? holder : 0;
 }
 
 int session__open(struct session **out, struct gilwatch_bpf *skel, const struct gw_target *t,
@@ -93,6 +118,9 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	reader = detect_bpf__reader(&s->detect_source, skel, &s->target);
 	detector__init(&s->detector, (uint32_t)t->pid, &reader,
 		       (uint64_t)(opts->deadlock_after_s * 1e9), opts->deep);
+	detector__set_snapshot(
+	    &s->detector,
+	    &(struct detect_snapshot){.head_lock_holder = head_lock_from_stacks, .ctx = s});
 	stall__init(&s->stall, (uint64_t)(opts->stall_after_s * 1e9));
 	s->lock_order.pid = t->pid;
 	*out = s;

@@ -381,6 +381,25 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
 	return ret;
 }
 
+int native_unwinder__blocked(struct native_unwinder *u, pid_t tid, uint64_t pc, uint64_t sp,
+			     struct native_stack *out)
+{
+	int ret;
+
+	if (!u || !out || !pc || !sp)
+		return -EINVAL;
+	out->n = 0;
+	out->truncated = 0;
+	u->regs[DW_RIP] = pc;
+	u->regs[DW_RSP] = sp;
+	u->regs_known = 1u << DW_RIP | 1u << DW_RSP;
+	load_modules(u);
+	ret = unwind(u, tid, out);
+	if (!ret)
+		symbolize_all(u, out);
+	return ret;
+}
+
 int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct gw_user_regs *regs,
 			      const void *stack, size_t len, uint64_t stack_addr,
 			      struct native_stack *out)

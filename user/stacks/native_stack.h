@@ -63,6 +63,14 @@ void native_unwinder__set_ret_fixups(struct native_unwinder *u, const struct gw_
  * if another tracer (gdb, strace, py-spy) holds it.
  */
 int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_stack *out);
+/* A thread blocked in a system call, never stopped: from the pc and stack
+ * pointer it entered the call with (proc__syscall()), its stack read live.
+ * Other registers are unknown: the unwind ends (truncated) at a frame whose
+ * CFI needs one that no inner frame saved. The caller checks that the
+ * thread stayed in the call meanwhile.
+ */
+int native_unwinder__blocked(struct native_unwinder *u, pid_t tid, uint64_t pc, uint64_t sp,
+			     struct native_stack *out);
 /* From registers and a copy of the stack taken elsewhere (a BPF program at
  * an event): reads outside [stack_addr, stack_addr + len) fall back to the
  * live process, which may be gone (the unwind then stops there, truncated).

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "proc.h"
 #include "ret_fixups.h"
 #include "stack_collector.h"
@@ -54,6 +55,39 @@ uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid)
 	return 0;
 }
 
+/* A thread asleep in a system call is unwound from where it entered it,
+ * never stopped; it must still be there after (same call, arguments and
+ * stack pointer), or its stack may have changed under the unwind.
+ * -EAGAIN: running, moved, or an unwind that ended early (then stopping
+ * the thread gives all its registers).
+ */
+static int unwind_blocked_once(struct stack_collector *c, pid_t tid, struct native_stack *out)
+{
+	struct proc_syscall before, after;
+	int err;
+
+	if (proc__syscall(c->t->pid, tid, &before))
+		return -EAGAIN;
+	err = native_unwinder__blocked(c->native, tid, before.pc, before.sp, out);
+	if (err)
+		return err;
+	if (proc__syscall(c->t->pid, tid, &after) || memcmp(&before, &after, sizeof(before)))
+		return -EAGAIN;
+	return out->truncated && !c->no_stop ? -EAGAIN : 0;
+}
+
+/* A GIL waiter wakes every switch interval to ask for the GIL, and sleeps
+ * again: a few tries find it asleep.
+ */
+static int unwind_blocked(struct stack_collector *c, pid_t tid, struct native_stack *out)
+{
+	int err = -EAGAIN, i;
+
+	for (i = 0; i < 3 && err == -EAGAIN; i++)
+		err = unwind_blocked_once(c, tid, out);
+	return err;
+}
+
 void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out)
 {
 	uint64_t tstate = stack_collector__tstate(c, tid), frame = 0;
@@ -76,7 +110,12 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 	}
 	nfix = ret_fixups__read(tid, fixups, GW_MAX_RET_FIXUPS);
 	native_unwinder__set_ret_fixups(c->native, fixups, nfix);
-	out->native_err = native_unwinder__thread(c->native, tid, &out->native);
+	out->native_err = unwind_blocked(c, tid, &out->native);
+	if (out->native_err && !c->no_stop) {
+		gw_debug("pid %d: thread %d stopped to unwind it (%s)", c->t->pid, tid,
+			 strerror(-out->native_err));
+		out->native_err = native_unwinder__thread(c->native, tid, &out->native);
+	}
 	native_unwinder__set_ret_fixups(c->native, NULL, 0);
 	stack_collector__label(c, &out->native);
 }
@@ -113,4 +152,37 @@ bool thread_stacks__native_has(const struct thread_stacks *s, const char *const 
 		}
 	}
 	return false;
+}
+
+const char *thread_stacks__head_lock_holder(const struct thread_stacks *s,
+					    const struct gw_target *t)
+{
+	const char *fn;
+	unsigned i;
+
+	/* Frame 0 is where the thread is, not a return address. */
+	for (i = 1; i < s->native.n; i++) {
+		fn = head_lock_sites__holder_at(&t->head_lock_sites, s->native.f[i].ip);
+		if (fn)
+			return fn;
+	}
+	return NULL;
+}
+
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+	return (h ^ v) * 1099511628211ull;
+}
+
+uint64_t thread_stacks__signature(const struct thread_stacks *s, uint64_t h)
+{
+	unsigned i;
+
+	h = fnv(h ? h : 14695981039346656037ull, s->native.n);
+	for (i = 0; i < s->native.n; i++)
+		h = fnv(h, s->native.f[i].ip);
+	h = fnv(h, s->py.n);
+	for (i = 0; i < s->py.n; i++)
+		h = fnv(fnv(h, s->py.f[i].code), (uint64_t)s->py.f[i].line);
+	return h;
 }

@@ -25,6 +25,10 @@ struct stack_collector {
 	struct py_reader py;
 	struct native_unwinder *native; /* NULL: see native_err */
 	int native_err;
+	/* Never stop a thread: a running one gets no native stack, a blocked
+	 * one what its entry pc and stack pointer unwind to.
+	 */
+	bool no_stop;
 	struct target_thread threads[STACK_COLLECTOR_THREADS];
 	int nthreads;
 };
@@ -47,5 +51,14 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 void stack_collector__label(const struct stack_collector *c, struct native_stack *s);
 /* True if a frame of the native stack is one of the NULL-terminated names. */
 bool thread_stacks__native_has(const struct thread_stacks *s, const char *const *names);
+/* The function of t that a frame of s resumes in past its HEAD_LOCK call
+ * (head_lock_sites.h): the thread holds HEAD_LOCK there. NULL if none.
+ */
+const char *thread_stacks__head_lock_holder(const struct thread_stacks *s,
+					    const struct gw_target *t);
+/* FNV-1a of the stacks' pcs and code locations folded into h: two reads
+ * give the same value when the thread did not move.
+ */
+uint64_t thread_stacks__signature(const struct thread_stacks *s, uint64_t h);
 
 #endif

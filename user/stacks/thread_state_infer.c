@@ -7,10 +7,6 @@
 /* glibc's pthread_cond_t: the futex words a waiter sleeps on lie inside. */
 #define PTHREAD_COND_SIZE 48
 
-/* C functions that hold HEAD_LOCK while they call out (3.10-3.12). */
-static const char *const head_lock_holders[] = {
-    "_PyThread_CurrentFrames", "_PyThread_CurrentExceptions", "tstate_delete_common",
-    "new_threadstate",	       "_PyThreadState_DeleteExcept", NULL};
 static const char *const gc_functions[] = {"gc_collect_main", "gc_collect_with_callback",
 					   "gc_collect_region", "_PyGC_Collect", NULL};
 static const char *const gil_waits[] = {"take_gil", NULL};
@@ -84,9 +80,12 @@ void thread_state__infer(const struct gw_target *t, const struct mem_source *mem
 			  thread_stacks__native_has(s, lock_waits)))
 			v->activity = TV_LOCK_WAIT;
 	}
-	out->holds_head_lock = head_lock_taken(mem, out->head_lock) &&
-			       thread_stacks__native_has(s, head_lock_holders) &&
-			       !(v->activity == TV_LOCK_WAIT && v->lock == out->head_lock);
+	/* A thread waiting for HEAD_LOCK may hold it too, further out (a
+	 * collection inside sys._current_frames() dropping a threading.local).
+	 */
+	out->head_lock_in =
+	    head_lock_taken(mem, out->head_lock) ? thread_stacks__head_lock_holder(s, t) : NULL;
+	out->holds_head_lock = out->head_lock_in != NULL;
 	/* Without C symbols, the collection runs in the GIL holder. */
 	out->in_gc = gc_running(t, mem) && (named ? thread_stacks__native_has(s, gc_functions)
 						  : v->activity == TV_HOLDS_GIL);
@@ -96,10 +95,13 @@ const char *thread_state__describe(const struct thread_view *v, const struct inf
 				   char *buf, size_t len)
 {
 	char base[96];
+	char held[96] = "";
 
 	thread_view__describe(v, st->head_lock, base, sizeof(base));
-	snprintf(buf, len, "%s%s%s%s", st->holds_gil ? "holds the GIL, " : "", base,
-		 st->holds_head_lock ? ", holds HEAD_LOCK" : "", st->in_gc ? ", in GC" : "");
+	if (st->holds_head_lock)
+		snprintf(held, sizeof(held), ", holds HEAD_LOCK (in %s)", st->head_lock_in);
+	snprintf(buf, len, "%s%s%s%s", st->holds_gil ? "holds the GIL, " : "", base, held,
+		 st->in_gc ? ", in GC" : "");
 	return buf;
 }
 

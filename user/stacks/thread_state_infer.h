@@ -13,8 +13,9 @@
 #include "thread_view.h"
 
 struct inferred_state {
-	bool holds_gil;	      /* and waits for a lock: v->activity says which */
-	bool holds_head_lock; /* HEAD_LOCK is taken and the stack is inside a holder */
+	bool holds_gil;		  /* and waits for a lock: v->activity says which */
+	bool holds_head_lock;	  /* HEAD_LOCK is taken and the stack is past a HEAD_LOCK call */
+	const char *head_lock_in; /* that function */
 	bool in_gc;
 	uint64_t head_lock;
 };

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+#include "snapshot_graph.h"
+
+size_t snapshot_graph__look(const struct gw_target *t, struct stack_collector *c,
+			    struct snapshot_thread *th, size_t max)
+{
+	struct thread_view views[GW_MAX_VIEWS];
+	struct mem_source mem = mem_source__process(t->pid);
+	size_t n, i;
+
+	n = thread_view__read(NULL, t, views, max < GW_MAX_VIEWS ? max : GW_MAX_VIEWS);
+	for (i = 0; i < n; i++) {
+		th[i].view = views[i];
+		stack_collector__collect(c, (pid_t)views[i].tid, &th[i].stacks);
+		thread_state__infer(t, &mem, &th[i].view, &th[i].stacks, &th[i].state);
+	}
+	return n;
+}
+
+static bool holds_gil(const struct snapshot_thread *t)
+{
+	return t->view.activity == TV_HOLDS_GIL || t->state.holds_gil;
+}
+
+/* The one thread of th holding what has(): 0 if none or several. */
+static uint32_t only_holder(const struct snapshot_thread *th, size_t n,
+			    bool (*has)(const struct snapshot_thread *t))
+{
+	uint32_t holder = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!has(&th[i]))
+			continue;
+		if (holder)
+			return 0;
+		holder = th[i].view.tid;
+	}
+	return holder;
+}
+
+static bool holds_head_lock(const struct snapshot_thread *t)
+{
+	return t->state.holds_head_lock;
+}
+
+size_t snapshot_graph__waiters(const struct snapshot_thread *th, size_t n, uint64_t now_ns,
+			       struct waiter *out, size_t max)
+{
+	uint32_t gil = only_holder(th, n, holds_gil), head = only_holder(th, n, holds_head_lock);
+	size_t i, m = 0;
+
+	for (i = 0; i < n && m < max; i++) {
+		const struct snapshot_thread *t = &th[i];
+		struct waiter w = {.tid = t->view.tid,
+				   .wait_from = WAIT_SNAPSHOT,
+				   .addr = t->view.lock,
+				   .since_ns = now_ns};
+
+		if (t->view.activity == TV_GIL_WAIT) {
+			w.kind = LOCK_GIL;
+			w.addr = 0;
+			w.holder = gil != w.tid ? gil : 0;
+			w.holder_from = HOLDER_GIL_STATE;
+		} else if (t->view.activity == TV_LOCK_WAIT && t->state.head_lock &&
+			   t->view.lock == t->state.head_lock) {
+			w.kind = LOCK_HEAD;
+			w.holder = head;
+			w.holder_from = HOLDER_NATIVE_STACK;
+		} else if (t->view.activity == TV_LOCK_WAIT) {
+			w.kind = LOCK_SEM; /* its owner is not known from outside */
+		} else {
+			continue;
+		}
+		if (!w.holder)
+			w.holder_from = HOLDER_UNKNOWN;
+		out[m++] = w;
+	}
+	return m;
+}
+
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+	return (h ^ v) * 1099511628211ull;
+}
+
+uint64_t snapshot_graph__signature(const struct gw_target *t, const struct snapshot_thread *th,
+				   size_t n, const struct wait_cycle *c)
+{
+	uint64_t h = c->key, switches = 0;
+	size_t i, j;
+
+	for (i = 0; i < c->n; i++) {
+		for (j = 0; j < n && th[j].view.tid != c->members[i].tid; j++)
+			;
+		if (j == n)
+			return 0;
+		h = thread_stacks__signature(&th[j].stacks, h);
+		if (c->members[i].kind != LOCK_GIL)
+			h = fnv(h, th[j].view.cpu_ticks);
+	}
+	target__gil_switches(t, &switches);
+	return fnv(h, switches);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* The wait-for graph of a process read from outside, once (`dump`, a
+ * process that froze before gilwatch came): GIL waits and holder from the
+ * interpreter, lock waits from the futex each thread sleeps on, HEAD_LOCK's
+ * holder from native stacks. A cycle found so is a deadlock only if a
+ * second look at least the threshold later finds the same (signature).
+ */
+#ifndef GW_SNAPSHOT_GRAPH_H
+#define GW_SNAPSHOT_GRAPH_H
+
+#include "stack_collector.h"
+#include "thread_state_infer.h"
+#include "thread_view.h"
+#include "wait_graph.h"
+
+struct snapshot_thread {
+	struct thread_view view;
+	struct inferred_state state;
+	struct thread_stacks stacks;
+};
+
+/* Every thread of t now (at most max): state, stacks and what they hold.
+ * Returns how many, 0 if the process is gone.
+ */
+size_t snapshot_graph__look(const struct gw_target *t, struct stack_collector *c,
+			    struct snapshot_thread *th, size_t max);
+/* The waiters among th[0..n), each wait dated now_ns. Returns how many
+ * were written to out (at most max).
+ */
+size_t snapshot_graph__waiters(const struct snapshot_thread *th, size_t n, uint64_t now_ns,
+			       struct waiter *out, size_t max);
+/* What must not change between two looks at a frozen cycle: its members'
+ * stacks, the CPU time of those not waiting for the GIL (a GIL waiter
+ * polls), and the GIL's handoffs.
+ */
+uint64_t snapshot_graph__signature(const struct gw_target *t, const struct snapshot_thread *th,
+				   size_t n, const struct wait_cycle *c);
+
+#endif
