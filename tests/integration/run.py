@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+import after_freeze_tests
 import agent_tests
 import churn_tests
 import deploy_tests
@@ -746,6 +747,18 @@ def main():
             tests.append(("test_stripped_same_events " + version,
                           functools.partial(stripped_tests.test_stripped_same_events, GILWATCH,
                                             version)))
+    frozen = {"3.10": ["beam exceptions", "self exceptions"],
+              "3.11": ["beam frames", "self frames", "beam exceptions", "self exceptions"],
+              "3.11-debian": ["beam frames", "self frames", "beam exceptions", "self exceptions"]}
+    for label, python in builds:
+        if label in frozen:
+            tests.append(("test_after_freeze " + label, functools.partial(
+                after_freeze_tests.test_after_freeze, GILWATCH, label, python, frozen[label])))
+    for version, scenarios in (("3.11.7", ["beam frames", "self exceptions"]),
+                               ("3.10.13", ["beam exceptions"])):
+        if not args.sanitized:
+            tests.append(("test_after_freeze_stripped " + version, functools.partial(
+                after_freeze_tests.test_after_freeze_stripped, GILWATCH, version, scenarios)))
     for label, python in UNSUPPORTED:
         tests.append(("test_unsupported " + label, functools.partial(test_unsupported, label,
                                                                        python)))

@@ -120,6 +120,7 @@ static int view_thread(pid_t tid, void *ctx)
 	v->tid = tid;
 	if (proc__cpu(r->t->pid, tid, &state, &v->cpu_ticks))
 		return 0;
+	v->stopped = state == 'T' || state == 't';
 	proc__comm(r->t->pid, tid, v->name, sizeof(v->name));
 	read_task_syscall(r->t->pid, v);
 	classify(r->skel, r->t, v, r->gil_holder, state);

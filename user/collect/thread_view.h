@@ -32,6 +32,7 @@ struct thread_view {
 	long syscall;	    /* the blocking system call, -1 if none */
 	bool timed;	    /* the futex wait has a timeout */
 	bool shared;	    /* a process-shared futex: another process may wake it */
+	bool stopped;	    /* SIGSTOP'ed or held by a debugger (state T or t) */
 	uint64_t lock;	    /* TV_LOCK_WAIT/TV_FUTEX: the address waited on */
 	uint64_t since_ns;  /* CLOCK_MONOTONIC start of a GIL or lock wait, 0 if unknown */
 	uint64_t cpu_ticks; /* utime + stime */

@@ -116,10 +116,13 @@ static uint32_t head_lock_from_stacks(struct detector *d, const struct waiter *w
 		return d->look.confirmed ? d->look.holder : 0;
 	holder = d->snapshot.head_lock_holder(d->snapshot.ctx, w, n, &sig);
 	d->looks++;
-	gw_debug("pid %u: HEAD_LOCK holder on native stacks: %u (look %llu)", d->pid, holder,
-		 (unsigned long long)d->looks);
+	gw_debug("pid %u: HEAD_LOCK holder on native stacks: %u (look %llu, %zu waiters, %llx)",
+		 d->pid, holder, (unsigned long long)d->looks, n, (unsigned long long)sig);
 	d->look.confirmed =
 	    d->look.at_ns && holder && holder == d->look.holder && sig == d->look.sig;
+	/* Unchanged since the first of the agreeing looks. */
+	if (!d->look.confirmed)
+		d->look.since_ns = now_ns;
 	d->look.at_ns = now_ns;
 	d->look.holder = holder;
 	d->look.sig = sig;
@@ -162,6 +165,13 @@ static size_t collect_waiters(struct detector *d, const uint32_t *tids, size_t n
 			w[i].holder = holder;
 			w[i].holder_from = from;
 		}
+		/* The looks saw the holder and HEAD_LOCK's waiters stay put, with
+		 * no GIL handoff: their waits lasted at least since the first. A
+		 * polling GIL waiter's sampled start may be later.
+		 */
+		if (from == HOLDER_NATIVE_STACK && (w[i].tid == holder || w[i].kind == LOCK_HEAD) &&
+		    w[i].since_ns > d->look.since_ns)
+			w[i].since_ns = d->look.since_ns;
 	}
 	return n;
 }
@@ -208,7 +218,14 @@ int detector__scan(struct detector *d, const uint32_t *tids, size_t ntids, struc
 	n = collect_waiters(d, tids, ntids, w);
 	/* After the reads: every wait start seen is older than now. */
 	now_ns = d->scanned_ns = d->reader.now_ns(d->reader.ctx);
-	d->next_scan_ns = next_scan_ns(d, w, n, now_ns);
+	if (!d->first_scan_ns)
+		d->first_scan_ns = now_ns;
+	/* A process frozen before gilwatch came shows its waits at the first
+	 * samples: its first look at the stacks comes at once, not a
+	 * threshold later.
+	 */
+	d->next_scan_ns =
+	    now_ns - d->first_scan_ns < d->threshold_ns ? now_ns : next_scan_ns(d, w, n, now_ns);
 	for (i = 0; i < n && gw_verbose > 1; i++)
 		gw_debug("waiter %u kind %d lock 0x%llx holder %u for %llu ms", w[i].tid, w[i].kind,
 			 (unsigned long long)w[i].addr, w[i].holder,

@@ -63,6 +63,7 @@ struct detector {
 	 */
 	struct {
 		uint64_t at_ns, sig;
+		uint64_t since_ns; /* the first look the last ones agree with */
 		uint32_t holder;
 		bool confirmed;
 	} look;
@@ -73,9 +74,10 @@ struct detector {
 	uint64_t reported[GW_MAX_REPORTED];
 	size_t nreported;
 	uint64_t deadlocks;
-	uint64_t scanned_ns;   /* CLOCK_MONOTONIC after the last scan's reads */
-	uint64_t next_scan_ns; /* no cycle can be found before this */
-	uint64_t head_lock;    /* HEAD_LOCK's semaphore when a lock waiter was last seen */
+	uint64_t scanned_ns;	/* CLOCK_MONOTONIC after the last scan's reads */
+	uint64_t first_scan_ns; /* the first one: scans are frequent for a threshold */
+	uint64_t next_scan_ns;	/* no cycle can be found before this */
+	uint64_t head_lock;	/* HEAD_LOCK's semaphore when a lock waiter was last seen */
 };
 
 /* The detector of process pid, reading through reader. */

@@ -275,6 +275,12 @@ int elf_file__read(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len)
 		off = vaddr - ph.p_vaddr + ph.p_offset;
 		if (off > fsize || len > fsize - off)
 			return -ERANGE;
+		/* Not from the mapping: uprobes attached to every process mapping
+		 * the file (the agent's shared probes) put their int3s in ours
+		 * too, as it may execute. The file itself is never patched.
+		 */
+		if (ef->fd >= 0)
+			return pread(ef->fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -EIO;
 		memcpy(buf, image + off, len);
 		return 0;
 	}

@@ -10,25 +10,30 @@
 
 #define MAX_CALLS_HOLDING 64
 
-/* The functions that take HEAD_LOCK, by minor version, from
- * Python/pystate.c, Python/ceval.c, Modules/_threadmodule.c and
- * Python/pylifecycle.c of each release (docs/verdicts.md lists them).
+/* The functions that take HEAD_LOCK (PyThread_acquire_lock on
+ * _PyRuntime.interpreters.mutex) in 3.10-3.12, from Python/pystate.c,
+ * Python/ceval.c, Python/instrumentation.c, Objects/obmalloc.c and
+ * Modules/_threadmodule.c of each release, checked against the call sites
+ * in the pyenv builds' code. A static function is also listed by the
+ * exported ones it is inlined into: only functions that call HEAD_LOCK
+ * themselves give sites. docs/verdicts.md says which can sleep holding it.
  */
-static const char *const takers_3_10[] = {
-    "_PyThread_CurrentFrames",
-    "_PyThread_CurrentExceptions",
-    "PyThreadState_SetAsyncExc",
-    "_PyThreadState_DeleteExcept",
-    "tstate_delete_common",
-    "new_threadstate",
-    "PyInterpreterState_New",
-    "PyInterpreterState_Delete",
-    "PyInterpreterState_Clear",
-    "_PyInterpreterState_DeleteExceptMain",
-    "interpreter_clear",
-    "local_clear",
-    NULL,
-};
+#define TAKERS_3_10                                                                                \
+	"_PyThread_CurrentFrames", "_PyThread_CurrentExceptions", "PyThreadState_SetAsyncExc",     \
+	    "_PyThreadState_DeleteExcept", "tstate_delete_common", "PyThreadState_Delete",         \
+	    "_PyThreadState_DeleteCurrent", "PyGILState_Release", "new_threadstate",               \
+	    "PyThreadState_New", "_PyThreadState_Prealloc", "PyGILState_Ensure",                   \
+	    "PyInterpreterState_New", "interpreter_clear", "PyInterpreterState_Clear",             \
+	    "PyInterpreterState_Delete", "_PyInterpreterState_DeleteExceptMain",                   \
+	    "_PyInterpreterState_LookUpID", "local_clear"
+
+static const char *const takers_3_10[] = {TAKERS_3_10, NULL};
+static const char *const takers_3_12[] = {TAKERS_3_10,
+					  "PyEval_SetProfileAllThreads",
+					  "PyEval_SetTraceAllThreads",
+					  "instrument_all_executing_code_objects",
+					  "get_num_global_allocated_blocks",
+					  NULL};
 
 static const struct {
 	unsigned minor;
@@ -36,7 +41,7 @@ static const struct {
 } takers[] = {
     {10, takers_3_10},
     {11, takers_3_10},
-    {12, takers_3_10},
+    {12, takers_3_12},
 };
 
 static const char *const release_calls[] = {"PyThread_release_lock", NULL};

@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#define GW_MAX_HEAD_LOCK_SITES 256
-#define GW_MAX_HEAD_LOCK_FUNCTIONS 16
+#define GW_MAX_HEAD_LOCK_SITES 384
+#define GW_MAX_HEAD_LOCK_FUNCTIONS 24
 
 struct head_lock_sites {
 	uint64_t ret[GW_MAX_HEAD_LOCK_SITES]; /* runtime addresses */

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "proc.h"
 #include "session.h"
+#include "snapshot_graph.h"
 #include "ret_fixups.h"
 #include "bpf_features.h"
 
@@ -31,14 +32,16 @@
 /* A hazard is counted each time, reported at most this often. */
 #define HAZARD_REPORT_NS (60ull * 1000000000ull)
 
-/* detect_snapshot.head_lock_holder: the waiters' native stacks now, each
- * thread stopped for the moment of its unwind. Two threads past a HEAD_LOCK
- * call cannot both hold it: a stack read wrong, so no holder.
+/* detect_snapshot.head_lock_holder: the waiters' native stacks now (a
+ * thread asleep in a system call is not stopped for it). Two threads past
+ * a HEAD_LOCK call cannot both hold it: a stack read wrong, so no holder.
+ * The signature covers the holder and HEAD_LOCK's waiters: other GIL
+ * waiters come and go as they poll.
  */
 static uint32_t head_lock_from_stacks(void *ctx, const struct waiter *w, size_t n, uint64_t *sig)
 {
 	struct session *s = ctx;
-	uint64_t h = 0, ticks, switches = 0;
+	uint64_t each[GW_MAX_WAITERS], ticks[GW_MAX_WAITERS], h = 0, switches = 0;
 	uint32_t holder = 0;
 	unsigned holders = 0;
 	char state;
@@ -46,22 +49,24 @@ static uint32_t head_lock_from_stacks(void *ctx, const struct waiter *w, size_t 
 
 	if (!s->stacks_ready)
 		return 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && i < GW_MAX_WAITERS; i++) {
+		/* A stopped process (SIGSTOP, a debugger) is not deadlocked. */
+		if (proc__cpu(s->target.pid, (pid_t)w[i].tid, &state, &ticks[i]) || state == 'T' ||
+		    state == 't')
+			return 0;
 		stack_collector__collect(&s->stacks, (pid_t)w[i].tid, &s->stack_buf);
 		if (thread_stacks__head_lock_holder(&s->stack_buf, &s->target)) {
 			holder = w[i].tid;
 			holders++;
 		}
-		h = thread_stacks__signature(&s->stack_buf, h);
-		/* A GIL waiter polls (take_gil's 5 ms timed wait): its CPU time
-		 * moves in a frozen process too.
-		 */
-		if (w[i].kind != LOCK_GIL &&
-		    !proc__cpu(s->target.pid, (pid_t)w[i].tid, &state, &ticks))
-			h = (h ^ ticks) * 1099511628211ull;
+		each[i] = thread_stacks__signature(&s->stack_buf, 0, w[i].kind == LOCK_GIL);
+	}
+	for (i = 0; i < n && i < GW_MAX_WAITERS; i++) {
+		if (w[i].tid == holder || w[i].kind == LOCK_HEAD)
+			h = snapshot_graph__fold(h, each[i], w[i].kind != LOCK_GIL, ticks[i]);
 	}
 	target__gil_switches(&s->target, &switches);
-	*sig = (h ^ switches) * 1099511628211ull;
+	*sig = snapshot_graph__fold(h, switches, false, 0);
 	return holders == 1 ? holder : 0;
 }
 

@@ -57,6 +57,11 @@ size_t snapshot_graph__waiters(const struct snapshot_thread *th, size_t n, uint6
 				   .addr = t->view.lock,
 				   .since_ns = now_ns};
 
+		/* A stopped thread (SIGSTOP, a debugger) waits for nothing of
+		 * ours: the process is stopped, not deadlocked.
+		 */
+		if (t->view.stopped)
+			continue;
 		if (t->view.activity == TV_GIL_WAIT) {
 			w.kind = LOCK_GIL;
 			w.addr = 0;
@@ -79,9 +84,10 @@ size_t snapshot_graph__waiters(const struct snapshot_thread *th, size_t n, uint6
 	return m;
 }
 
-static uint64_t fnv(uint64_t h, uint64_t v)
+uint64_t snapshot_graph__fold(uint64_t h, uint64_t v, bool with_cpu, uint64_t ticks)
 {
-	return (h ^ v) * 1099511628211ull;
+	h = (h ^ v) * 1099511628211ull;
+	return with_cpu ? (h ^ ticks) * 1099511628211ull : h;
 }
 
 uint64_t snapshot_graph__signature(const struct gw_target *t, const struct snapshot_thread *th,
@@ -95,10 +101,10 @@ uint64_t snapshot_graph__signature(const struct gw_target *t, const struct snaps
 			;
 		if (j == n)
 			return 0;
-		h = thread_stacks__signature(&th[j].stacks, h);
-		if (c->members[i].kind != LOCK_GIL)
-			h = fnv(h, th[j].view.cpu_ticks);
+		h = snapshot_graph__fold(
+		    h, thread_stacks__signature(&th[j].stacks, 0, c->members[i].kind == LOCK_GIL),
+		    c->members[i].kind != LOCK_GIL, th[j].view.cpu_ticks);
 	}
 	target__gil_switches(t, &switches);
-	return fnv(h, switches);
+	return snapshot_graph__fold(h, switches, false, 0);
 }

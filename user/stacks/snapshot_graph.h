@@ -29,6 +29,10 @@ size_t snapshot_graph__look(const struct gw_target *t, struct stack_collector *c
  */
 size_t snapshot_graph__waiters(const struct snapshot_thread *th, size_t n, uint64_t now_ns,
 			       struct waiter *out, size_t max);
+/* Folds v into the signature h; with_cpu: the thread's CPU time ticks too
+ * (not for a GIL waiter, which polls).
+ */
+uint64_t snapshot_graph__fold(uint64_t h, uint64_t v, bool with_cpu, uint64_t ticks);
 /* What must not change between two looks at a frozen cycle: its members'
  * stacks, the CPU time of those not waiting for the GIL (a GIL waiter
  * polls), and the GIL's handoffs.

@@ -56,10 +56,9 @@ uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid)
 }
 
 /* A thread asleep in a system call is unwound from where it entered it,
- * never stopped; it must still be there after (same call, arguments and
- * stack pointer), or its stack may have changed under the unwind.
- * -EAGAIN: running, moved, or an unwind that ended early (then stopping
- * the thread gives all its registers).
+ * never stopped; it must still be there after (same call, stack pointer
+ * and pc), or its stack may have changed under the unwind. -EAGAIN:
+ * running, or moved.
  */
 static int unwind_blocked_once(struct stack_collector *c, pid_t tid, struct native_stack *out)
 {
@@ -71,21 +70,37 @@ static int unwind_blocked_once(struct stack_collector *c, pid_t tid, struct nati
 	err = native_unwinder__blocked(c->native, tid, before.pc, before.sp, out);
 	if (err)
 		return err;
-	if (proc__syscall(c->t->pid, tid, &after) || memcmp(&before, &after, sizeof(before)))
+	/* Back asleep at the same place is the same stack: a GIL waiter re-enters
+	 * its timed wait on either of the condvar's futex words.
+	 */
+	if (proc__syscall(c->t->pid, tid, &after) || after.nr != before.nr ||
+	    after.sp != before.sp || after.pc != before.pc)
 		return -EAGAIN;
-	return out->truncated && !c->no_stop ? -EAGAIN : 0;
+	return 0;
 }
 
 /* A GIL waiter wakes every switch interval to ask for the GIL, and sleeps
- * again: a few tries find it asleep.
+ * again: a few tries find it asleep, and its stack whole (one read while
+ * it ran ends early). More tries when stopping it is no option; then the
+ * deepest stack read is the answer. -EAGAIN: stop the thread to unwind it.
  */
 static int unwind_blocked(struct stack_collector *c, pid_t tid, struct native_stack *out)
 {
-	int err = -EAGAIN, i;
+	int err = -EAGAIN, i, tries = c->no_stop ? 20 : 3;
+	struct native_stack *best = &c->scratch;
 
-	for (i = 0; i < 3 && err == -EAGAIN; i++)
+	best->n = 0;
+	for (i = 0; i < tries; i++) {
 		err = unwind_blocked_once(c, tid, out);
-	return err;
+		if (!err && !out->truncated)
+			return 0;
+		if (!err && out->n > best->n)
+			*best = *out;
+	}
+	if (!c->no_stop || !best->n)
+		return -EAGAIN;
+	*out = *best;
+	return 0;
 }
 
 void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out)
@@ -174,12 +189,19 @@ static uint64_t fnv(uint64_t h, uint64_t v)
 	return (h ^ v) * 1099511628211ull;
 }
 
-uint64_t thread_stacks__signature(const struct thread_stacks *s, uint64_t h)
+uint64_t thread_stacks__signature(const struct thread_stacks *s, uint64_t h, bool gil_waiter)
 {
-	unsigned i;
+	unsigned i, from = 0;
 
-	h = fnv(h ? h : 14695981039346656037ull, s->native.n);
-	for (i = 0; i < s->native.n; i++)
+	/* A GIL waiter polls: caught asleep or running inside take_gil, its
+	 * innermost frames differ from look to look; its callers do not.
+	 */
+	for (i = 0; gil_waiter && i < s->native.n; i++) {
+		if (!strcmp(s->native.f[i].symbol, "take_gil"))
+			from = i + 1;
+	}
+	h = fnv(h ? h : 14695981039346656037ull, s->native.n - from);
+	for (i = from; i < s->native.n; i++)
 		h = fnv(h, s->native.f[i].ip);
 	h = fnv(h, s->py.n);
 	for (i = 0; i < s->py.n; i++)

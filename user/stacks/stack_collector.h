@@ -29,6 +29,7 @@ struct stack_collector {
 	 * one what its entry pc and stack pointer unwind to.
 	 */
 	bool no_stop;
+	struct native_stack scratch; /* the deepest of several reads */
 	struct target_thread threads[STACK_COLLECTOR_THREADS];
 	int nthreads;
 };
@@ -57,8 +58,9 @@ bool thread_stacks__native_has(const struct thread_stacks *s, const char *const 
 const char *thread_stacks__head_lock_holder(const struct thread_stacks *s,
 					    const struct gw_target *t);
 /* FNV-1a of the stacks' pcs and code locations folded into h: two reads
- * give the same value when the thread did not move.
+ * give the same value when the thread did not move (a GIL waiter's frames
+ * inside take_gil, where it polls, left out).
  */
-uint64_t thread_stacks__signature(const struct thread_stacks *s, uint64_t h);
+uint64_t thread_stacks__signature(const struct thread_stacks *s, uint64_t h, bool gil_waiter);
 
 #endif
