@@ -159,6 +159,7 @@ static void test_freeze_reported_after_threshold(void **state)
 	/* 0.5 s since the cycle closed: not yet, nor before the oldest wait
 	 * is as old as the threshold.
 	 */
+	d.first_scan_ns = SEC; /* past the first threshold of frequent scans */
 	assert_int_equal(scan(&d, &f, &c), 0);
 	assert_int_equal(d.next_scan_ns, 9 * SEC + THRESHOLD);
 	f.now = 12 * SEC;
@@ -214,6 +215,89 @@ static void test_head_lock_holder_unknown(void **state)
 	/* Nor when HEAD_LOCK is free again (the holder is past it). */
 	f.ts[0].frames_head_lock = 1;
 	f.taken[0] = 0;
+	assert_int_equal(scan(&d, &f, &c), 0);
+}
+
+/* A look at native stacks, as the session gives it: the holder and a
+ * signature the test sets.
+ */
+struct looks {
+	uint32_t holder;
+	uint64_t sig;
+	unsigned calls;
+};
+
+static uint32_t fake_look(void *ctx, const struct waiter *w, size_t n, uint64_t *sig)
+{
+	struct looks *l = ctx;
+
+	l->calls++;
+	*sig = l->sig;
+	return l->holder;
+}
+
+/* The freeze that happened before gilwatch came: no probe saw HEAD_LOCK
+ * taken. Two looks at the stacks, the threshold apart, that agree make the
+ * cycle, its HEAD_LOCK edge known from a native stack; one look per
+ * threshold at most.
+ */
+static void test_snapshot_confirmed_by_second_look(void **state)
+{
+	struct looks l = {.holder = 20, .sig = 7};
+	struct fake f = {.now = 10 * SEC};
+	struct detector d;
+	struct wait_cycle c;
+
+	freeze_311(&f, 9 * SEC);
+	f.ts[0].frames_head_lock = 0;
+	init(&d, &f, false);
+	detector__set_snapshot(&d,
+			       &(struct detect_snapshot){.head_lock_holder = fake_look, .ctx = &l});
+	assert_int_equal(scan(&d, &f, &c), 0);
+	/* Frequent scans while it is new, to look at once. */
+	assert_int_equal(d.next_scan_ns, f.now);
+	f.now = 11 * SEC;
+	assert_int_equal(scan(&d, &f, &c), 0);
+	assert_int_equal(l.calls, 1);
+	f.now = 12 * SEC;
+	assert_int_equal(scan(&d, &f, &c), 1);
+	assert_int_equal(l.calls, 2);
+	assert_int_equal(c.members[1].kind, LOCK_HEAD);
+	assert_int_equal(c.members[1].holder, 20);
+	assert_int_equal(c.members[1].holder_from, HOLDER_NATIVE_STACK);
+	assert_int_equal(c.members[0].holder_from, HOLDER_GIL_STATE);
+	assert_string_equal(wait_graph__basis(&c), "snapshot");
+	/* Frozen at least since the first look. */
+	assert_true(c.closed_ns <= 10 * SEC);
+}
+
+/* Stacks that moved between the looks (a slow process, not a frozen one),
+ * or two looks too close together, are no deadlock.
+ */
+static void test_snapshot_that_moved_is_no_deadlock(void **state)
+{
+	struct looks l = {.holder = 20, .sig = 1};
+	struct fake f = {.now = 10 * SEC};
+	struct detector d;
+	struct wait_cycle c;
+	int i;
+
+	freeze_311(&f, 9 * SEC);
+	f.ts[0].frames_head_lock = 0;
+	init(&d, &f, false);
+	detector__set_snapshot(&d,
+			       &(struct detect_snapshot){.head_lock_holder = fake_look, .ctx = &l});
+	for (i = 0; i < 10; i++) {
+		l.sig++;
+		f.now += SEC;
+		assert_int_equal(scan(&d, &f, &c), 0);
+	}
+	assert_int_equal(l.calls, 5);
+	/* No holder on any stack: nothing either. */
+	l.holder = 0;
+	f.now += 2 * THRESHOLD;
+	assert_int_equal(scan(&d, &f, &c), 0);
+	f.now += 2 * THRESHOLD;
 	assert_int_equal(scan(&d, &f, &c), 0);
 }
 
@@ -328,6 +412,8 @@ int main(void)
 	    cmocka_unit_test(test_other_process_ignored),
 	    cmocka_unit_test(test_deep_abba),
 	    cmocka_unit_test(test_gil_waiter_is_not_its_holder),
+	    cmocka_unit_test(test_snapshot_confirmed_by_second_look),
+	    cmocka_unit_test(test_snapshot_that_moved_is_no_deadlock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
