@@ -117,10 +117,10 @@ def watch_verdict(gilwatch, pid, within):
                 break
         w.send_signal(signal.SIGINT)
         try:
-            w.wait(timeout=5)
+            _, err = w.communicate(timeout=5)  # drained: a full pipe would block it
         except subprocess.TimeoutExpired:
-            raise Failure("watch did not exit within 5 s of SIGINT on a frozen process")
-        check(w.returncode == 0, "watch exited %d: %s" % (w.returncode, w.stderr.read()))
+            raise Failure("watch did not exit within 5 s of SIGINT")
+        check(w.returncode == 0, "watch exited %d: %s" % (w.returncode, err))
         check(attach is not None, "no attach record")
         return found, attach
     finally:
@@ -233,3 +233,56 @@ def test_after_freeze_stripped(gilwatch, version, scenarios):
     exported frame-collection functions' calls."""
     with stripped_libpython(version) as (python, env, _):
         test_after_freeze(gilwatch, version + "-stripped", python, scenarios, env=env)
+
+
+class Running:
+    """A target started without gilwatch, given a second to get going."""
+
+    def __init__(self, python, script, *args, api="frames"):
+        self.dir = tempfile.mkdtemp(prefix="gilwatch-running-")
+        go, facts = os.path.join(self.dir, "go"), os.path.join(self.dir, "facts")
+        open(go, "w").close()
+        self.proc = subprocess.Popen([python, os.path.join(TARGETS, script), go, facts, *args],
+                                     stdout=subprocess.DEVNULL, start_new_session=True,
+                                     env=dict(os.environ, GW_TEST_API=api))
+        self.pid = self.proc.pid
+        time.sleep(1)
+        check(self.proc.poll() is None, "%s exited early" % script)
+
+    def close(self):
+        Frozen.close(self)
+
+
+def check_no_deadlock(gilwatch, pid, what):
+    dl, _ = dump_verdict(gilwatch, pid)
+    check(dl is None, "%s: dump found a deadlock: %s" % (what, dl and dl["description"]))
+    dl, _ = watch_verdict(gilwatch, pid, THRESHOLD_S + 3)
+    check(dl is None, "%s: watch found a deadlock: %s" % (what, dl and dl["description"]))
+
+
+def test_no_false_alarm_after_start(gilwatch, label, python):
+    """gilwatch coming to processes that are slow or idle, not stuck; on
+    3.12+ the freezing reproducers themselves (they cannot freeze)."""
+    cases = [("slow_not_stuck.py", "frames", ("12",))]
+    if label >= "3.12":
+        cases += [("beam_like_freeze.py", api, ("x", "12")) for api in ("frames", "exceptions")]
+        cases += [("self_deadlock.py", "frames", ())]
+    for script, api, args in cases:
+        r = Running(python, script, *args, api=api)
+        try:
+            check_no_deadlock(gilwatch, r.pid, "%s (%s)" % (script, api))
+        finally:
+            r.close()
+
+
+def test_stopped_is_not_deadlocked(gilwatch, label, python):
+    """A process stopped with SIGSTOP (or held by a debugger) waits for
+    nothing: no deadlock, whatever its threads were doing."""
+    r = Running(python, "beam_like_freeze.py", "gc-off", "30")
+    try:
+        os.kill(r.pid, signal.SIGSTOP)
+        time.sleep(0.5)
+        check_no_deadlock(gilwatch, r.pid, "SIGSTOP")
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+        r.close()

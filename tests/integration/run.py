@@ -754,6 +754,12 @@ def main():
         if label in frozen:
             tests.append(("test_after_freeze " + label, functools.partial(
                 after_freeze_tests.test_after_freeze, GILWATCH, label, python, frozen[label])))
+    for label, python in builds:
+        tests.append(("test_no_false_alarm_after_start " + label, functools.partial(
+            after_freeze_tests.test_no_false_alarm_after_start, GILWATCH, label, python)))
+    tests.append(("test_stopped_is_not_deadlocked 3.11", functools.partial(
+        after_freeze_tests.test_stopped_is_not_deadlocked, GILWATCH, "3.11",
+        pyenv_python("3.11.7"))))
     for version, scenarios in (("3.11.7", ["beam frames", "self exceptions"]),
                                ("3.10.13", ["beam exceptions"])):
         if not args.sanitized:
