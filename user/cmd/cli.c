@@ -42,7 +42,8 @@ enum {
 	OPT_LISTEN,
 	OPT_MATCH,
 	OPT_EXCLUDE,
-	OPT_MAX_PROCESSES
+	OPT_MAX_PROCESSES,
+	OPT_NO_CHILDREN
 };
 
 static const struct argp_option watch_options[] = {
@@ -180,6 +181,10 @@ static const struct argp_option dump_options[] = {
      "A wait-for cycle is a deadlock if a second look this much later finds it unchanged "
      "(default 2)",
      0},
+    {"no-children", OPT_NO_CHILDREN, NULL, 0,
+     "The process alone: not its child processes (pool workers), which are dumped after it by "
+     "default",
+     0},
     {"verbose", 'v', NULL, 0, "Show diagnostics", 0},
     {},
 };
@@ -191,6 +196,9 @@ static error_t parse_dump(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_NO_NATIVE:
 		o->no_native = true;
+		return 0;
+	case OPT_NO_CHILDREN:
+		o->no_children = true;
 		return 0;
 	case OPT_DEADLOCK_AFTER:
 		if (parse_seconds(arg, 0.1, &o->deadlock_after_s))

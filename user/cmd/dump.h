@@ -14,6 +14,7 @@ struct dump_opts {
 	bool json;
 	bool no_native;		 /* never stop a thread, not even for a moment */
 	double deadlock_after_s; /* a wait-for cycle is confirmed this much later */
+	bool no_children;	 /* the process alone, not its descendants */
 };
 
 /* Returns a gw_exit code; errors are reported on stderr in one line. */

@@ -8,6 +8,7 @@
 #ifndef GW_FORKS_H
 #define GW_FORKS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "thread_view.h"
 
@@ -22,6 +23,10 @@ struct fork_record {
 	uint64_t time_ns;			/* CLOCK_MONOTONIC of the fork */
 	struct thread_view views[GW_MAX_VIEWS]; /* the parent's threads then */
 	size_t n;
+	/* Told after the fact (fork_inference.h): views are the parent's
+	 * threads alive at the fork, as they are now.
+	 */
+	bool inferred;
 };
 
 struct fork_tracker {

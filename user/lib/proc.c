@@ -359,3 +359,52 @@ int proc__syscall(pid_t pid, pid_t tid, struct proc_syscall *out)
 	out->pc = a[7];
 	return 0;
 }
+
+struct children_read {
+	pid_t pid, *out;
+	size_t n, max;
+};
+
+static int task_children(pid_t tid, void *ctx)
+{
+	struct children_read *c = ctx;
+	char path[96];
+	long child;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", c->pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (c->n < c->max && fscanf(f, "%ld", &child) == 1)
+		c->out[c->n++] = (pid_t)child;
+	fclose(f);
+	return c->n == c->max;
+}
+
+int proc__children(pid_t pid, pid_t *out, size_t max)
+{
+	struct children_read c = {.pid = pid, .out = out, .max = max};
+	int err;
+
+	if (!max)
+		return 0;
+	err = proc__for_each_task(pid, task_children, &c);
+	return err < 0 ? err : (int)c.n;
+}
+
+int proc__start_ticks(pid_t pid, pid_t tid, uint64_t *ticks)
+{
+	unsigned long long start;
+	char stat[1024];
+
+	/* Field 22; the copy starts at field 3 (state). */
+	if (proc__stat(pid, tid, stat, sizeof(stat)) ||
+	    sscanf(stat,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+		   "%*d %llu",
+		   &start) != 1)
+		return -ESRCH;
+	*ticks = start;
+	return 0;
+}

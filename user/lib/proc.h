@@ -77,6 +77,13 @@ struct proc_syscall {
 	uint64_t sp, pc;
 };
 
+/* The children of every thread of pid (/proc/PID/task/TID/children), at
+ * most max. Returns how many, or -errno.
+ */
+int proc__children(pid_t pid, pid_t *out, size_t max);
+/* When the thread started, in clock ticks after boot (stat field 22). */
+int proc__start_ticks(pid_t pid, pid_t tid, uint64_t *ticks);
+
 /* -EBUSY if the thread is running (or in no system call), -errno else. */
 int proc__syscall(pid_t pid, pid_t tid, struct proc_syscall *out);
 /* Seconds since the process started; negative errno on failure. */

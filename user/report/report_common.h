@@ -32,6 +32,8 @@ struct report {
 	struct stack_collector *stacks;
 	struct thread_stacks *stack_buf;
 	int lock_sites_fd; /* --deep: the lock_sites map, -1 if none */
+	/* The forked children followed (a worker pool), NULL: none. */
+	const struct children *children;
 };
 
 /* Where the lock (semaphore) at addr was created: the innermost Python frame

@@ -354,6 +354,13 @@ void report_json__stall(struct report *r, const struct stall *st, uint64_t head_
 		jw_object_begin(&w, "parent");
 		jw_u64(&w, "pid", r->target->pid);
 		write_views(r, &w, "threads", r->target, parent, nparent, head_lock, now);
+		/* What a pool's parent waits on: its forked workers. */
+		jw_array_begin(&w, "workers");
+		for (size_t i = 0; r->children && i < GW_MAX_CHILDREN; i++) {
+			if (r->children->list[i].active)
+				jw_u64(&w, NULL, r->children->list[i].target.pid);
+		}
+		jw_array_end(&w);
 		jw_object_end(&w);
 	}
 	jw_line_end(&w);
@@ -368,8 +375,16 @@ void report_json__fork_hazard(struct report *r, const struct fork_record *f, uin
 	jw_u64(&w, "tid", f->forking_tid);
 	jw_u64(&w, "child_pid", f->child);
 	jw_u64(&w, "threads_at_fork", f->threads);
-	/* Stacks would be read after the fork: the views say what mattered. */
-	write_views(r, &w, "threads", NULL, f->views, f->n, head_lock, f->time_ns);
+	if (f->inferred) {
+		/* Told after the fact: the threads alive at the fork, now, with
+		 * their stacks; all but the forking one were lost.
+		 */
+		jw_bool(&w, "inferred", true);
+		write_views(r, &w, "threads", r->target, f->views, f->n, head_lock, f->time_ns);
+	} else {
+		/* Stacks would be read after the fork: the views say what mattered. */
+		write_views(r, &w, "threads", NULL, f->views, f->n, head_lock, f->time_ns);
+	}
 	jw_str(&w, "remedy", fork_remedy);
 	jw_line_end(&w);
 }

@@ -253,9 +253,14 @@ void report_text__stall(struct report *r, const struct stall *st, uint64_t head_
 	if (child) {
 		fprintf(r->out,
 			"   forked by thread %u of pid %d, which had %u threads: the other %u did "
-			"not come along\n   parent pid %d:\n",
+			"not come along\n   parent pid %d, waiting on its workers",
 			child->forking_tid, r->target->pid, child->parent_threads,
 			child->parent_threads ? child->parent_threads - 1 : 0, r->target->pid);
+		for (size_t i = 0; r->children && i < GW_MAX_CHILDREN; i++) {
+			if (r->children->list[i].active)
+				fprintf(r->out, " %d", r->children->list[i].target.pid);
+		}
+		fprintf(r->out, ":\n");
 		print_views(r, r->target, parent, nparent, head_lock);
 	}
 	fflush(r->out);
@@ -265,9 +270,13 @@ void report_text__fork_hazard(struct report *r, const struct fork_record *f, uin
 {
 	fprintf(r->out,
 		"\n!! HAZARD fork-with-threads in pid %d: thread %u forked child %u while the "
-		"process had %u threads: %s\n",
-		r->target->pid, f->forking_tid, f->child, f->threads, fork_remedy);
-	print_views(r, NULL, f->views, f->n, head_lock);
+		"process had %u threads%s: %s\n",
+		r->target->pid, f->forking_tid, f->child, f->threads,
+		f->inferred ? " (inferred: the child was forked before gilwatch came and did not "
+			      "exec)"
+			    : "",
+		fork_remedy);
+	print_views(r, f->inferred ? r->target : NULL, f->views, f->n, head_lock);
 	fflush(r->out);
 }
 

@@ -293,6 +293,41 @@ out:
 	return err;
 }
 
+struct copy_check {
+	const struct gw_target *t;
+	bool same;
+};
+
+static int same_python_mapping(const struct proc_mapping *m, void *arg)
+{
+	struct copy_check *c = arg;
+	struct elf_file ef;
+	char file[PATH_MAX];
+	uint64_t bias;
+
+	if (m->perms[2] != 'x' || strcmp(m->path, c->t->python_path))
+		return 0;
+	proc__root_path(c->t->pid, m->path, file, sizeof(file));
+	if (elf_file__open(&ef, file))
+		return 1;
+	c->same = !elf_file__load_bias(&ef, m->start, m->pgoff, &bias) && bias == c->t->python_bias;
+	elf_file__close(&ef);
+	return 1;
+}
+
+bool target__forked_copy(const struct gw_target *t, pid_t child)
+{
+	struct copy_check c = {.t = t};
+	char mine[512], its[512];
+
+	/* Same path and load address: an exec would have moved it (ASLR). And
+	 * the same command line: without ASLR, a spawned worker's differs.
+	 */
+	proc__for_each_mapping(child, same_python_mapping, &c);
+	return c.same && !proc__cmdline(t->pid, mine, sizeof(mine)) &&
+	       !proc__cmdline(child, its, sizeof(its)) && !strcmp(mine, its);
+}
+
 uint64_t target__head_lock(const struct gw_target *t)
 {
 	uint64_t sem = 0;

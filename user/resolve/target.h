@@ -6,6 +6,7 @@
 #define GW_TARGET_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include "head_lock_sites.h"
 #include "libc_condvar.h"
@@ -63,6 +64,10 @@ struct gw_target {
  * -EPROTONOSUPPORT: a CPython gilwatch does not support (build filled in).
  */
 int target__open(struct gw_target *t, pid_t pid);
+/* Whether child is a copy of t that forked and did not exec: it maps t's
+ * Python ELF at the same place, so t's addresses hold in it.
+ */
+bool target__forked_copy(const struct gw_target *t, pid_t child);
 /* HEAD_LOCK's semaphore now, 0 if unknown. */
 uint64_t target__head_lock(const struct gw_target *t);
 /* The GIL's handoff counter (switch_number). */

@@ -10,6 +10,7 @@
 #include "proc.h"
 #include "session.h"
 #include "snapshot_graph.h"
+#include "fork_inference.h"
 #include "ret_fixups.h"
 #include "bpf_features.h"
 
@@ -111,6 +112,7 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 			    .realtime_offset_ns = realtime_offset_ns(),
 			    .target = &s->target,
 			    .labels = &s->labels,
+			    .children = &s->children,
 			    .lock_sites_fd = opts->deep ? bpf_map__fd(skel->maps.lock_sites) : -1};
 	s->stacks_ready = !stack_collector__init(&s->stacks, &s->target);
 	if (s->stacks_ready) {
@@ -154,6 +156,30 @@ static void on_fork(struct session *s, const struct gw_event *e)
 	/* The parent's threads now, a moment after the fork. */
 	if (f)
 		f->n = thread_view__read(s->skel, &s->target, f->views, GW_MAX_VIEWS);
+}
+
+/* Children forked (without exec) before gilwatch came: followed from now
+ * on like those it sees forked, and the hazard told after the fact. Done
+ * at the first tick: after the attach record.
+ */
+static void adopt_children(struct session *s)
+{
+	pid_t kids[GW_MAX_CHILDREN];
+	int n, i;
+
+	s->children_adopted = true;
+	n = proc__children(s->target.pid, kids, GW_MAX_CHILDREN);
+	for (i = 0; i < n; i++) {
+		if (fork_inference__infer(&s->target, kids[i], &s->fork_found))
+			continue;
+		children__fork(&s->children, &s->target, (uint32_t)kids[i],
+			       s->fork_found.forking_tid, s->fork_found.threads,
+			       s->stall.threshold_ns);
+		if (s->fork_found.threads < 2)
+			continue;
+		s->snap.fork_hazards++;
+		report__fork_hazard(&s->report, &s->fork_found, target__head_lock(&s->target));
+	}
 }
 
 static void on_hazard_gc_in_frames(struct session *s, const struct gw_event *e)
@@ -395,6 +421,8 @@ void session__tick(struct session *s, uint64_t now)
 {
 	if (s->exited)
 		return;
+	if (!s->children_adopted)
+		adopt_children(s);
 	if (now >= s->next_check_ns) {
 		pid_t holder = 0;
 

@@ -69,6 +69,7 @@ struct session {
 	bool busy;		     /* it used CPU between the last two checks */
 	bool quiet;		     /* at the last full check: see session.c */
 	bool exited;
+	bool children_adopted; /* those forked before gilwatch came */
 };
 
 /* Opens pid (an opened target t, see target.h), registers and attaches it.
