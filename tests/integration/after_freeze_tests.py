@@ -286,3 +286,70 @@ def test_stopped_is_not_deadlocked(gilwatch, label, python):
     finally:
         os.kill(r.pid, signal.SIGCONT)
         r.close()
+
+
+def test_fork_pool_after_hang(gilwatch, zarr_python):
+    """zarr 3.0.1's ZipStore through a fork-start ProcessPoolExecutor, hung
+    before gilwatch came: the workers are found, each fork is a hazard told
+    after the fact (zarr's I/O thread among the threads lost), each worker's
+    stall names the parent's workers; dump shows the whole tree."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-zarr-")
+    go, facts = os.path.join(tmp, "go"), os.path.join(tmp, "facts")
+    open(go, "w").close()
+    parent = subprocess.Popen([zarr_python, os.path.join(TARGETS, "zarr_zipstore.py"), go, facts,
+                               "fork", "120"], stdout=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        wait_for("the pool's workers to hang", lambda: os.path.exists(facts) and len(
+            children_of(parent.pid)) == 2, 30)
+        time.sleep(2)
+        workers = set(children_of(parent.pid))
+        # dump: the parent, then each worker, forked without exec.
+        out = subprocess.run([gilwatch, "dump", "--pid", str(parent.pid), "--json"],
+                             capture_output=True, text=True, timeout=30)
+        check(out.returncode == 0, "dump: %s" % out.stderr)
+        records = [json.loads(l) for l in out.stdout.splitlines()]
+        dumps = {r["pid"]: r for r in records if r["event"] == "dump"}
+        check(set(dumps) == workers | {parent.pid}, "dumped %s" % sorted(dumps))
+        check(set(dumps[parent.pid]["children"]) == workers, "%s" % dumps[parent.pid]["children"])
+        for w in workers:
+            f = dumps[w].get("forked_from", {})
+            check(f.get("pid") == parent.pid and f.get("inferred") and f.get("lost_threads"),
+                  "worker %d forked_from %s" % (w, f))
+        out = subprocess.run([gilwatch, "dump", "--pid", str(parent.pid), "--json",
+                              "--no-children"], capture_output=True, text=True, timeout=30)
+        check([json.loads(l)["pid"] for l in out.stdout.splitlines()] == [parent.pid],
+              "--no-children dumped %s" % out.stdout[:200])
+        # watch: the hazards told after the fact, then the workers' stalls.
+        w = subprocess.Popen([gilwatch, "watch", "--pid", str(parent.pid), "--json",
+                              "--stall-after", "2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = w.communicate(timeout=6)
+        except subprocess.TimeoutExpired:
+            w.send_signal(signal.SIGINT)
+            out, err = w.communicate(timeout=5)
+        events = [json.loads(l) for l in out.splitlines()]
+        hazards = [e for e in events if e["event"] == "hazard"]
+        check({h["child_pid"] for h in hazards} == workers and
+              all(h.get("inferred") and h["threads_at_fork"] >= 2 for h in hazards),
+              "hazards %s" % [(h["child_pid"], h.get("inferred")) for h in hazards])
+        stalls = [e for e in events if e["event"] == "stall"]
+        check({s["pid"] for s in stalls} == workers, "stalls in %s" % [s["pid"] for s in stalls])
+        for s in stalls:
+            check(set(s["parent"]["workers"]) == workers, "parent %s" % s["parent"]["workers"])
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def children_of(pid):
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass
+    return kids

@@ -739,6 +739,8 @@ def main():
     ]
     if not args.sanitized:
         tests.append(("test_zarr_zipstore fork", functools.partial(test_zarr_zipstore, "fork")))
+        tests.append(("test_fork_pool_after_hang zarr", lambda: after_freeze_tests.
+                      test_fork_pool_after_hang(GILWATCH, zarr_python())))
         tests.append(("test_beam_status 2.63.0", functools.partial(test_beam_status, "2.63.0")))
         tests.append(("test_beam_status 2.64.0", functools.partial(test_beam_status, "2.64.0")))
         tests.append(("test_zarr_zipstore spawn", functools.partial(test_zarr_zipstore, "spawn")))
