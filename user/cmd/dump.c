@@ -167,7 +167,7 @@ static int look(const struct dump *d, struct dumped *p)
 {
 	size_t i;
 
-	p->n = snapshot_graph__look(&p->t, p->c, p->th, GW_MAX_VIEWS);
+	p->n = snapshot_graph__look(&p->t, p->c, p->th, GW_MAX_VIEWS, !d->opts->no_native);
 	if (!p->n)
 		return -ESRCH;
 	/* --no-native: unwound (without stopping) only to tell who holds what. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,11 @@
 enum { DW_RBX = 3, DW_RBP = 6, DW_RSP = 7, DW_R12 = 12, DW_R13, DW_R14, DW_R15, DW_RIP, DW_NREGS };
 
 #define MEM_PAGE 4096
+/* Symbol lookups remembered per unwinder (a few hundred frames of a few
+ * dozen functions make a dump). */
+#define SYM_CACHE 256
+/* Enough for the 48 frames kept of an interpreter's stack. */
+#define STACK_COPY (64 * 1024)
 
 struct native_unwinder {
 	pid_t pid;
@@ -75,6 +81,16 @@ struct native_unwinder {
 	uint8_t page[MEM_PAGE];
 
 	struct thread_stop stopped;
+	/* Symbols by address: libdw's lookup walks section headers each time,
+	 * and the threads of a process share most of their frames.
+	 */
+	struct {
+		Dwarf_Addr at;
+		uint64_t off;
+		bool valid, named;
+		char symbol[96], module[64];
+	} syms[SYM_CACHE];
+	uint8_t stack_copy[STACK_COPY]; /* of a thread stopped for a moment */
 };
 
 /* Opens target files through /proc/PID/root: a target in another mount
@@ -227,10 +243,9 @@ static void copy_name(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src);
 }
 
-static void symbolize(struct native_unwinder *u, bool activation, struct native_frame *f)
+static void lookup_symbol(struct native_unwinder *u, Dwarf_Addr at, struct native_frame *f,
+			  uint64_t *off_out, bool *named)
 {
-	/* A return address may be the first byte after the call's function. */
-	Dwarf_Addr pc = f->ip, at = activation ? pc : pc - 1;
 	const char *name, *base, *sym;
 	Dwfl_Module *mod;
 	GElf_Off off;
@@ -250,8 +265,31 @@ static void symbolize(struct native_unwinder *u, bool activation, struct native_
 	if (sym) {
 		/* .symtab spells versioned libc symbols "clock_nanosleep@GLIBC_2.2.5". */
 		snprintf(f->symbol, sizeof(f->symbol), "%.*s", (int)strcspn(sym, "@"), sym);
-		f->offset = off + (pc - at);
+		*off_out = off;
+		*named = true;
 	}
+}
+
+static void symbolize(struct native_unwinder *u, bool activation, struct native_frame *f)
+{
+	/* A return address may be the first byte after the call's function. */
+	Dwarf_Addr pc = f->ip, at = activation ? pc : pc - 1;
+	size_t slot = (at ^ (at >> 10)) % SYM_CACHE;
+
+	if (!u->syms[slot].valid || u->syms[slot].at != at) {
+		struct native_frame fresh = {.ip = pc};
+
+		u->syms[slot].named = false;
+		lookup_symbol(u, at, &fresh, &u->syms[slot].off, &u->syms[slot].named);
+		memcpy(u->syms[slot].symbol, fresh.symbol, sizeof(fresh.symbol));
+		memcpy(u->syms[slot].module, fresh.module, sizeof(fresh.module));
+		u->syms[slot].at = at;
+		u->syms[slot].valid = true;
+	}
+	memcpy(f->symbol, u->syms[slot].symbol, sizeof(f->symbol));
+	memcpy(f->module, u->syms[slot].module, sizeof(f->module));
+	if (u->syms[slot].named)
+		f->offset = u->syms[slot].off + (pc - at);
 }
 
 static int frame_cb(Dwfl_Frame *frame, void *arg)
@@ -327,8 +365,10 @@ static void symbolize_all(struct native_unwinder *u, struct native_stack *st)
 		symbolize(u, u->activation[i], &st->f[i]);
 }
 
-/* Everything an unwind may need is loaded here, so that nothing slow
- * happens while a thread is stopped.
+/* What an unwind needs is loaded here, so that nothing slow happens while
+ * a thread is stopped: .eh_frame (compiled code has it) and the symbols.
+ * .debug_frame only if an unwind needs it: a detached debug file (libc's)
+ * compresses it, and inflating it was most of a dump's time.
  */
 static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
 			  void *arg)
@@ -340,7 +380,6 @@ static int prepare_module(Dwfl_Module *mod, void **userdata, const char *name, D
 	if (!dwfl_module_getelf(mod, &bias))
 		return DWARF_CB_OK;
 	dwfl_module_eh_cfi(mod, &bias);
-	dwfl_module_dwarf_cfi(mod, &bias);
 	dwfl_module_getsymtab(mod);
 	return DWARF_CB_OK;
 }
@@ -352,6 +391,18 @@ static void load_modules(struct native_unwinder *u)
 		return;
 	dwfl_getmodules(u->dwfl, prepare_module, u, 0);
 	u->loaded = true;
+}
+
+/* Up to STACK_COPY bytes of tid's stack from sp; how many were read. */
+static size_t copy_stack(struct native_unwinder *u, pid_t tid, uint64_t sp)
+{
+	struct iovec local = {.iov_base = u->stack_copy, .iov_len = STACK_COPY};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)sp, .iov_len = STACK_COPY};
+	ssize_t n;
+
+	/* The stack may end sooner: a short read stops at the unmapped page. */
+	n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+	return n > 0 ? (size_t)n : 0;
 }
 
 int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_stack *out)
@@ -374,8 +425,14 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
 				      r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rip},
 	       sizeof(u->regs));
 	u->regs_known = (1u << DW_NREGS) - 1;
-	ret = unwind(u, tid, out);
+	/* Stopped only while its registers and the top of its stack are
+	 * copied: the unwind reads the copy after it runs again.
+	 */
+	u->stack_len = copy_stack(u, tid, r.rsp);
+	u->stack = u->stack_len ? u->stack_copy : NULL;
+	u->stack_addr = r.rsp;
 	thread_stop__release(u->pid, tid, sig);
+	ret = unwind(u, tid, out);
 	if (!ret)
 		symbolize_all(u, out);
 	return ret;
@@ -446,6 +503,8 @@ static int report_maps(struct native_unwinder *u)
 	ret = dwfl_linux_proc_maps_report(u->dwfl, f);
 	end = dwfl_report_end(u->dwfl, NULL, NULL);
 	fclose(f);
+	/* Modules moved or reloaded: the names of addresses with them. */
+	memset(u->syms, 0, sizeof(u->syms));
 	if (ret || end) {
 		gw_debug("native stacks: reporting modules of %d: %s", u->pid, dwfl_errmsg(-1));
 		return -ENOMEM;

@@ -1,8 +1,21 @@
 // SPDX-License-Identifier: MIT
 #include "snapshot_graph.h"
 
+/* Whether a thread waits for HEAD_LOCK: then who holds it matters. */
+static bool head_lock_waited(const struct snapshot_thread *th, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (th[i].view.activity == TV_LOCK_WAIT && th[i].state.head_lock &&
+		    th[i].view.lock == th[i].state.head_lock)
+			return true;
+	}
+	return false;
+}
+
 size_t snapshot_graph__look(const struct gw_target *t, struct stack_collector *c,
-			    struct snapshot_thread *th, size_t max)
+			    struct snapshot_thread *th, size_t max, bool native)
 {
 	struct thread_view views[GW_MAX_VIEWS];
 	struct mem_source mem = mem_source__process(t->pid);
@@ -11,7 +24,23 @@ size_t snapshot_graph__look(const struct gw_target *t, struct stack_collector *c
 	n = thread_view__read(NULL, t, views, max < GW_MAX_VIEWS ? max : GW_MAX_VIEWS);
 	for (i = 0; i < n; i++) {
 		th[i].view = views[i];
-		stack_collector__collect(c, (pid_t)views[i].tid, &th[i].stacks);
+		stack_collector__collect_python(c, (pid_t)views[i].tid, &th[i].stacks);
+		if (native)
+			stack_collector__collect_native(c, (pid_t)views[i].tid, &th[i].stacks);
+		thread_state__infer(t, &mem, &th[i].view, &th[i].stacks, &th[i].state);
+	}
+	if (native || !head_lock_waited(th, n))
+		return n;
+	/* HEAD_LOCK's holder shows only on a native stack: a waiter's, as it
+	 * can only close a cycle by waiting itself.
+	 */
+	for (i = 0; i < n; i++) {
+		/* A GIL waiter polls: it may be caught running. */
+		if (th[i].view.activity != TV_GIL_WAIT && th[i].view.activity != TV_LOCK_WAIT &&
+		    th[i].view.activity != TV_RUNNING)
+			continue;
+		th[i].view = views[i];
+		stack_collector__collect_native(c, (pid_t)views[i].tid, &th[i].stacks);
 		thread_state__infer(t, &mem, &th[i].view, &th[i].stacks, &th[i].state);
 	}
 	return n;

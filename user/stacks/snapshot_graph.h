@@ -20,10 +20,12 @@ struct snapshot_thread {
 };
 
 /* Every thread of t now (at most max): state, stacks and what they hold.
- * Returns how many, 0 if the process is gone.
+ * native false: native stacks only of the waiters, and only if a thread
+ * waits for HEAD_LOCK (they tell its holder). Returns how many, 0 if the
+ * process is gone.
  */
 size_t snapshot_graph__look(const struct gw_target *t, struct stack_collector *c,
-			    struct snapshot_thread *th, size_t max);
+			    struct snapshot_thread *th, size_t max, bool native);
 /* The waiters among th[0..n), each wait dated now_ns. Returns how many
  * were written to out (at most max).
  */

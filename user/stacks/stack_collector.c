@@ -103,11 +103,10 @@ static int unwind_blocked(struct stack_collector *c, pid_t tid, struct native_st
 	return 0;
 }
 
-void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out)
+void stack_collector__collect_python(struct stack_collector *c, pid_t tid,
+				     struct thread_stacks *out)
 {
 	uint64_t tstate = stack_collector__tstate(c, tid), frame = 0;
-	struct gw_ret_fixup fixups[GW_MAX_RET_FIXUPS];
-	int nfix;
 
 	if (!tstate) { /* started since the last look */
 		c->nthreads = target__threads(c->t, c->threads, STACK_COLLECTOR_THREADS);
@@ -115,10 +114,20 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 	}
 	out->py.n = out->py.truncated = 0;
 	out->native.n = out->native.truncated = 0;
+	out->native_err = -ECANCELED;
 	if (!tstate)
 		out->py_err = -ENOENT;
 	else if (!(out->py_err = py_reader__current_frame(&c->py, tstate, &frame)))
 		out->py_err = py_reader__stack(&c->py, frame, &out->py);
+}
+
+void stack_collector__collect_native(struct stack_collector *c, pid_t tid,
+				     struct thread_stacks *out)
+{
+	struct gw_ret_fixup fixups[GW_MAX_RET_FIXUPS];
+	int nfix;
+
+	out->native.n = out->native.truncated = 0;
 	if (!c->native) {
 		out->native_err = c->native_err;
 		return;
@@ -133,6 +142,12 @@ void stack_collector__collect(struct stack_collector *c, pid_t tid, struct threa
 	}
 	native_unwinder__set_ret_fixups(c->native, NULL, 0);
 	stack_collector__label(c, &out->native);
+}
+
+void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out)
+{
+	stack_collector__collect_python(c, tid, out);
+	stack_collector__collect_native(c, tid, out);
 }
 
 void stack_collector__label(const struct stack_collector *c, struct native_stack *s)

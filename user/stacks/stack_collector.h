@@ -48,6 +48,13 @@ void stack_collector__follow_mappings(struct stack_collector *c);
 /* The Python thread state of OS thread tid, 0 if none. */
 uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid);
 void stack_collector__collect(struct stack_collector *c, pid_t tid, struct thread_stacks *out);
+/* The two halves of it: the Python stack (native_err -ECANCELED), then the
+ * native one.
+ */
+void stack_collector__collect_python(struct stack_collector *c, pid_t tid,
+				     struct thread_stacks *out);
+void stack_collector__collect_native(struct stack_collector *c, pid_t tid,
+				     struct thread_stacks *out);
 /* Names the frames the unwinder could not but the target knows. */
 void stack_collector__label(const struct stack_collector *c, struct native_stack *s);
 /* True if a frame of the native stack is one of the NULL-terminated names. */
