@@ -152,14 +152,17 @@ kernel-matrix: $(OUTPUT)/gilwatch $(OUTPUT)/tests/bpf_budget
 	$(PY) tests/kernels/matrix.py --gilwatch $(OUTPUT)/gilwatch
 
 # Overhead benchmark (bench/README.md): the table on stdout, every figure in
-# bench/results.json (~7 min). bench-smoke: < 60 s, keeps it working (CI);
+# bench/results.json (~7 min); then `dump` beside py-spy and pystack
+# (bench/dump_results.json, ~1 min). bench-smoke: < 60 s, keeps it working (CI);
 # its figures (build/bench-smoke.json) are not judged.
 .PHONY: bench bench-smoke
 bench: $(OUTPUT)/gilwatch
 	$(PY) bench/bench.py --gilwatch $(OUTPUT)/gilwatch
+	$(PY) bench/dump_bench.py --gilwatch $(OUTPUT)/gilwatch
 
 bench-smoke: $(OUTPUT)/gilwatch
 	$(PY) bench/bench.py --smoke --gilwatch $(OUTPUT)/gilwatch
+	$(PY) bench/dump_bench.py --smoke --gilwatch $(OUTPUT)/gilwatch --out $(OUTPUT)/dump-smoke.json
 
 # Soak run (bench/soak.py; not in CI): an hour of process, thread and fork
 # churn under one agent, a Beam-like freeze every 3 minutes; every freeze

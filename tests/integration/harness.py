@@ -174,14 +174,18 @@ class Watch:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def dump(gilwatch, pid, *args, timeout=10):
-    """`gilwatch dump --json` of pid: the parsed record, threads by tid."""
-    out = subprocess.run([gilwatch, "dump", "--pid", str(pid), "--json", *args],
+def dump(gilwatch, pid, *args, timeout=20):
+    """`gilwatch dump --json --no-children` of pid: the parsed record, threads
+    by tid; the deadlock record `dump` prints first, if any, under
+    record["deadlock"]."""
+    out = subprocess.run([gilwatch, "dump", "--pid", str(pid), "--json", "--no-children", *args],
                          capture_output=True, text=True, timeout=timeout)
     check(out.returncode == 0, "dump exited %d: %s" % (out.returncode, out.stderr.strip()))
-    lines = out.stdout.splitlines()
-    check(len(lines) == 1, "dump printed %d lines" % len(lines))
-    record = json.loads(lines[0])
+    records = [json.loads(l) for l in out.stdout.splitlines()]
+    check([r["event"] for r in records] in (["dump"], ["deadlock", "dump"]),
+          "dump printed %s" % [r["event"] for r in records])
+    record = records[-1]
+    record["deadlock"] = records[0] if len(records) == 2 else None
     return record, {t["tid"]: t for t in record["threads"]}
 
 

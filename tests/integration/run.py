@@ -166,7 +166,11 @@ def check_frozen_dump(label, facts):
     """`dump` of the frozen process (no BPF: memory, /proc, native stacks)
     tells the same story as the deadlock report."""
     def on_found(dl, pid):
-        _, threads = dump(GILWATCH, pid)
+        record, threads = dump(GILWATCH, pid)
+        # Frozen: dump finds the same cycle from its own two looks.
+        check(record["deadlock"] and record["deadlock"]["basis"] == "snapshot" and
+              sorted(record["deadlock"]["cycle"]) == ["GIL", "HEAD_LOCK"],
+              "dump's verdict: %s" % (record["deadlock"] or {}).get("description"))
         status = threads.get(facts()["status_tid"])
         check(status is not None, "status thread not dumped: %s" % list(threads))
         check(status.get("waits_for") == "GIL", "dump status: %s" % status["state"])

@@ -165,17 +165,19 @@ static void print_json(const struct dump *d, const struct dumped *p)
 
 static int look(const struct dump *d, struct dumped *p)
 {
+	p->n = snapshot_graph__look(&p->t, p->c, p->th, GW_MAX_VIEWS, !d->opts->no_native);
+	return p->n ? 0 : -ESRCH;
+}
+
+/* --no-native: unwound (without stopping) only to tell who holds what. */
+static void drop_native(struct dumped *p)
+{
 	size_t i;
 
-	p->n = snapshot_graph__look(&p->t, p->c, p->th, GW_MAX_VIEWS, !d->opts->no_native);
-	if (!p->n)
-		return -ESRCH;
-	/* --no-native: unwound (without stopping) only to tell who holds what. */
-	for (i = 0; d->opts->no_native && i < p->n; i++) {
+	for (i = 0; i < p->n; i++) {
 		p->th[i].stacks.native.n = 0;
 		p->th[i].stacks.native_err = 0;
 	}
-	return 0;
 }
 
 static size_t find_cycles(const struct dump *d, struct dumped *p)
@@ -351,6 +353,8 @@ int dump__run(const struct dump_opts *opts)
 			continue; /* gone meanwhile */
 		if (d.p[i]->deadlocked)
 			report_deadlock(&d, d.p[i]);
+		if (opts->no_native)
+			drop_native(d.p[i]);
 		if (opts->json)
 			print_json(&d, d.p[i]);
 		else

@@ -438,6 +438,16 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
 	return ret;
 }
 
+int native_unwinder__copy_stack(struct native_unwinder *u, pid_t tid, uint64_t sp)
+{
+	if (!u || !sp)
+		return -EINVAL;
+	u->stack_len = copy_stack(u, tid, sp);
+	u->stack = u->stack_len ? u->stack_copy : NULL;
+	u->stack_addr = sp;
+	return u->stack_len ? 0 : -EFAULT;
+}
+
 int native_unwinder__blocked(struct native_unwinder *u, pid_t tid, uint64_t pc, uint64_t sp,
 			     struct native_stack *out)
 {

@@ -63,11 +63,17 @@ void native_unwinder__set_ret_fixups(struct native_unwinder *u, const struct gw_
  * if another tracer (gdb, strace, py-spy) holds it.
  */
 int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_stack *out);
+/* Copies the top of tid's stack from sp for the next unwind of it (the
+ * rest is read live): a moment's copy, to check the thread stayed put
+ * around, rather than a whole unwind's reads.
+ */
+int native_unwinder__copy_stack(struct native_unwinder *u, pid_t tid, uint64_t sp);
 /* A thread blocked in a system call, never stopped: from the pc and stack
- * pointer it entered the call with (proc__syscall()), its stack read live.
- * Other registers are unknown: the unwind ends (truncated) at a frame whose
- * CFI needs one that no inner frame saved. The caller checks that the
- * thread stayed in the call meanwhile.
+ * pointer it entered the call with (proc__syscall()), its stack read from
+ * the copy native_unwinder__copy_stack() made, if any, else live. Other
+ * registers are unknown: the unwind ends (truncated) at a frame whose CFI
+ * needs one that no inner frame saved. The caller checks that the thread
+ * stayed in the call meanwhile.
  */
 int native_unwinder__blocked(struct native_unwinder *u, pid_t tid, uint64_t pc, uint64_t sp,
 			     struct native_stack *out);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proc.h"
 #include "ret_fixups.h"
@@ -11,6 +12,7 @@
 
 /* A loaded module set costs megabytes: let it go when unused this long. */
 #define NATIVE_IDLE_NS (60 * 1000000000ull)
+#define NO_STOP_SPACING_NS 20000ull
 
 void stack_collector__follow_mappings(struct stack_collector *c)
 {
@@ -56,38 +58,40 @@ uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid)
 }
 
 /* A thread asleep in a system call is unwound from where it entered it,
- * never stopped; it must still be there after (same call, stack pointer
- * and pc), or its stack may have changed under the unwind. -EAGAIN:
- * running, or moved.
+ * never stopped, from a copy of its stack; it must still be there after
+ * the copy (same call, stack pointer and pc), or its stack may have changed
+ * under it. -EAGAIN: running, or moved.
  */
 static int unwind_blocked_once(struct stack_collector *c, pid_t tid, struct native_stack *out)
 {
 	struct proc_syscall before, after;
 	int err;
 
-	if (proc__syscall(c->t->pid, tid, &before))
+	if (proc__syscall(c->t->pid, tid, &before) ||
+	    native_unwinder__copy_stack(c->native, tid, before.sp))
 		return -EAGAIN;
-	err = native_unwinder__blocked(c->native, tid, before.pc, before.sp, out);
-	if (err)
-		return err;
 	/* Back asleep at the same place is the same stack: a GIL waiter re-enters
 	 * its timed wait on either of the condvar's futex words.
 	 */
 	if (proc__syscall(c->t->pid, tid, &after) || after.nr != before.nr ||
 	    after.sp != before.sp || after.pc != before.pc)
 		return -EAGAIN;
-	return 0;
+	err = native_unwinder__blocked(c->native, tid, before.pc, before.sp, out);
+	return err;
 }
 
 /* A GIL waiter wakes every switch interval to ask for the GIL, and sleeps
- * again: a few tries find it asleep, and its stack whole (one read while
- * it ran ends early). More tries when stopping it is no option; then the
- * deepest stack read is the answer. -EAGAIN: stop the thread to unwind it.
+ * again: a few tries find it asleep, and its stack whole (a read while it
+ * ran ends early). Many more when stopping it is no option, spaced so that
+ * it can fall asleep again (at a 1 us interval it mostly spins): then the
+ * deepest stack read is the answer only if no try saw it asleep throughout
+ * (a thread running Python code). -EAGAIN: stop the thread to unwind it.
  */
 static int unwind_blocked(struct stack_collector *c, pid_t tid, struct native_stack *out)
 {
-	int err = -EAGAIN, i, tries = c->no_stop ? 20 : 3;
+	int err = -EAGAIN, i, tries = c->no_stop ? 200 : 3;
 	struct native_stack *best = &c->scratch;
+	bool asleep = false;
 
 	best->n = 0;
 	for (i = 0; i < tries; i++) {
@@ -96,6 +100,12 @@ static int unwind_blocked(struct stack_collector *c, pid_t tid, struct native_st
 			return 0;
 		if (!err && out->n > best->n)
 			*best = *out;
+		asleep |= !err;
+		/* Running (not in a system call at all): more tries will not help. */
+		if (err == -EAGAIN && i >= 20 && !asleep && !c->no_stop)
+			break;
+		if (c->no_stop)
+			sleep_ns(NO_STOP_SPACING_NS);
 	}
 	if (!c->no_stop || !best->n)
 		return -EAGAIN;

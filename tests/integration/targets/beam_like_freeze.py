@@ -58,12 +58,14 @@ def churn():
 
 
 sync.wait_for_go()
-gc.set_threshold(1)
-sys.setswitchinterval(1e-6)
 threading.Thread(target=status_thread, daemon=True).start()
 while not status_tid:
     time.sleep(0.001)
+# Reported before the collector runs at every allocation: else the main
+# thread can spend its life finalizing the status thread's garbage.
 sync.report(status_tid=status_tid[0], main_tid=threading.get_native_id())
+gc.set_threshold(1)
+sys.setswitchinterval(1e-6)
 for _ in range(2):
     threading.Thread(target=churn, daemon=True).start()
 time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 30)
