@@ -50,6 +50,13 @@ struct {
 	__type(value, struct gw_edge);
 } lock_edges SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GW_MAX_LOCKS);
+	__type(key, struct gw_lock_key);
+	__type(value, __u64); /* bpf_ktime_get_ns() of its sem_init */
+} lock_born SEC(".maps");
+
 /* --deep: semaphores released by a thread other than their acquirer: used
  * as signals (threading.Condition's waiter locks, Event), not as mutexes, so
  * they are left out of the lock-order graph.

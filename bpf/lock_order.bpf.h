@@ -25,13 +25,32 @@ static __always_inline bool still_held(__u64 lock, __u32 tid)
 	return o && o->tid == tid;
 }
 
-/* True for a new edge. */
+static __always_inline __u64 lock_born_ns(__u32 pid, __u64 lock)
+{
+	struct gw_lock_key key = {.pid = pid, .addr = lock};
+	__u64 *born = bpf_map_lookup_elem(&lock_born, &key);
+
+	return born ? *born : 0;
+}
+
+/* True for a new edge: one not seen, or seen between locks that have since
+ * been freed and their memory reused (lock_born).
+ */
 static __always_inline bool add_edge(__u32 pid, __u32 tid, __u64 from, __u64 to, __u64 now)
 {
 	struct gw_edge_key key = {.pid = pid, .from = from, .to = to};
-	struct gw_edge edge = {.tid = tid, .time_ns = now};
+	struct gw_edge edge = {.tid = tid, .time_ns = now}, *old;
 
-	return from != to && !bpf_map_update_elem(&lock_edges, &key, &edge, BPF_NOEXIST);
+	if (from == to)
+		return false;
+	if (!bpf_map_update_elem(&lock_edges, &key, &edge, BPF_NOEXIST))
+		return true;
+	old = bpf_map_lookup_elem(&lock_edges, &key);
+	if (!old ||
+	    (old->time_ns >= lock_born_ns(pid, from) && old->time_ns >= lock_born_ns(pid, to)))
+		return false;
+	*old = edge;
+	return true;
 }
 
 static __always_inline void note_order(struct gw_thread_state *ts, __u64 id, __u64 to,

@@ -115,11 +115,18 @@ int BPF_KPROBE(gw_sem_init, void *lock)
 	struct gw_lock_site site = {.pid = id >> 32};
 	__u64 key = (__u64)lock;
 	struct gw_proc_cfg *cfg;
+	struct gw_lock_key born = {.pid = site.pid, .addr = key};
+	__u64 now = bpf_ktime_get_ns();
 	struct py_walk *w;
 
 	cfg = bpf_map_lookup_elem(&proc_cfg, &site.pid);
 	if (!cfg || !cfg->deep || !lock)
 		return 0;
+	/* A new lock, perhaps where a freed one was: nothing of that one holds. */
+	bpf_map_update_elem(&lock_born, &born, &now, BPF_ANY);
+	bpf_map_delete_elem(&lock_owner, &key);
+	bpf_map_delete_elem(&signal_locks, &key);
+	bpf_map_delete_elem(&lock_sites, &key);
 	w = py_walk_start(cfg, GW_SITE_FRAMES, false);
 	if (!w)
 		return 0;

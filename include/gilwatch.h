@@ -117,6 +117,15 @@ struct gw_edge_key {
 	__u64 to;
 };
 
+/* --deep: a lock's identity is its address from its sem_init on; edges
+ * older than that were made by a freed lock whose memory it reuses.
+ */
+struct gw_lock_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 addr;
+};
+
 struct gw_edge {
 	__u32 tid;
 	__u32 pad;

@@ -243,6 +243,20 @@ def test_self_deadlock(python, label):
     check_promptness(dl)
 
 
+def test_lock_reuse_deep(python, label):
+    """--deep: A then B by one thread, both freed, two new locks C, D in their
+    memory taken C then D by another: not an inversion (edges of freed locks
+    do not count). D then C by a third thread is one, between the two new
+    locks' threads only."""
+    events, facts, _ = watch(python, "lock_reuse.py", "--deep")
+    check((facts["c"], facts["d"]) == (facts["b"], facts["a"]),
+          "glibc did not reuse the freed locks' memory: %s" % facts)
+    orders = events_of(events, "lock_order")
+    check(len(orders) == 1, "expected one lock_order, got %s" % orders)
+    check({e["tid"] for e in orders[0]["edges"]} == {facts["c_then_d"], facts["d_then_c"]},
+          "lock_order edges %s, expected threads %s" % (orders[0]["edges"], facts))
+
+
 def test_abba_deep(python, label):
     """Two threading.Locks taken in opposite order; lock owners need --deep.
     The lock-order graph shows the inversion too, with both threads."""
@@ -677,6 +691,9 @@ def main():
             tests.append(("%s %s" % (fn.__name__, label), functools.partial(fn, python, label)))
         tests.append(("test_benign --deep " + label,
                       functools.partial(test_benign, python, label, "--deep")))
+        if not label.startswith("3.13"):  # 3.13's threading.Lock is a PyMutex
+            tests.append(("test_lock_reuse_deep " + label,
+                          functools.partial(test_lock_reuse_deep, python, label)))
         if label == "3.11":  # --deep needs take_gil: not in the stripped build
             tests.append(("test_lock_order_head_gil " + label,
                           functools.partial(test_lock_order_head_gil, python, label)))

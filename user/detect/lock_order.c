@@ -15,6 +15,19 @@ static bool is_signal_lock(struct gilwatch_bpf *skel, uint64_t lock)
 							    sizeof(lock), &v, sizeof(v), 0);
 }
 
+/* Whether lock was (re)created after t: an edge made before then is a
+ * freed lock's, whose memory the new one reuses, and no order anyone takes.
+ */
+static bool born_after(struct gilwatch_bpf *skel, uint32_t pid, uint64_t lock, uint64_t t)
+{
+	struct gw_lock_key key = {.pid = pid, .addr = lock};
+	uint64_t born;
+
+	return !bpf_map__lookup_elem(skel->maps.lock_born, &key, sizeof(key), &born, sizeof(born),
+				     0) &&
+	       t < born;
+}
+
 /* One thread taking A then B, and later B then A, deadlocks with nobody;
  * shutdown and condition-variable code do it. An inversion worth reporting
  * has two threads in it.
@@ -125,7 +138,9 @@ int lock_order__scan(struct lock_order *lo, struct gilwatch_bpf *skel, struct or
 		key = next;
 		prev = &key;
 		if (key.pid != (uint32_t)lo->pid || bpf_map_lookup_elem(fd, &key, &v) ||
-		    is_signal_lock(skel, key.from) || is_signal_lock(skel, key.to))
+		    is_signal_lock(skel, key.from) || is_signal_lock(skel, key.to) ||
+		    born_after(skel, key.pid, key.from, v.time_ns) ||
+		    born_after(skel, key.pid, key.to, v.time_ns))
 			continue;
 		edges[n++] = (struct order_edge){
 		    .from = key.from, .to = key.to, .tid = v.tid, .time_ns = v.time_ns};
