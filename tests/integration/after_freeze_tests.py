@@ -233,6 +233,57 @@ def test_after_freeze_stripped(gilwatch, version, scenarios):
     exported frame-collection functions' calls."""
     with stripped_libpython(version) as (python, env, _):
         test_after_freeze(gilwatch, version + "-stripped", python, scenarios, env=env)
+        test_rlock_cycle_after_freeze(gilwatch, version + "-stripped", python, env=env)
+
+
+def check_rlock_deadlock(dl, facts, what):
+    """ABBA over two RLocks: each edge's holder read from the lock object."""
+    check(dl is not None, "%s: no deadlock reported" % what)
+    check(dl["basis"] == "snapshot", "%s: basis %s" % (what, dl["basis"]))
+    members = {t["tid"]: t for t in dl["threads"]}
+    check(sorted(members) == sorted([facts["first"], facts["second"]]),
+          "%s: threads %s, not %s" % (what, sorted(members), facts))
+    first, second = members[facts["first"]], members[facts["second"]]
+    check(first["waits_for"] == second["holds"][0] and second["waits_for"] == first["holds"][0]
+          and first["waits_for"] != second["waits_for"], "%s: %s" % (what, dl["threads"]))
+    for t in dl["threads"]:
+        check(t["known_from"]["holder"] == "lock-object", "%s: %s" % (what, t))
+    check(dl["frozen_ns"] >= THRESHOLD_S * 1e9 * 0.99, "%s: frozen_ns %d" % (what, dl["frozen_ns"]))
+
+
+def test_rlock_cycle_after_freeze(gilwatch, label, python, env=None):
+    """Two threads frozen in `with` over two threading.RLocks in opposite
+    order before gilwatch came: the owners are in the lock objects, so dump,
+    watch and the agent give the deadlock. The same over threading.Locks,
+    which keep no owner, is no deadlock from a snapshot (docs/verdicts.md)."""
+    with contextlib.ExitStack() as stack:
+        rlocks = Frozen(python, "abba.py", "rlock", env=env)
+        stack.callback(rlocks.close)
+        locks = Frozen(python, "abba.py", "lock", env=env)
+        stack.callback(locks.close)
+        dl, _ = dump_verdict(gilwatch, rlocks.pid)
+        check_rlock_deadlock(dl, rlocks.facts, "dump")
+        dl, _ = dump_verdict(gilwatch, rlocks.pid, "--no-native")
+        check_rlock_deadlock(dl, rlocks.facts, "dump --no-native")
+        dl, attach = watch_verdict(gilwatch, rlocks.pid, THRESHOLD_S + 5)
+        check_rlock_deadlock(dl, rlocks.facts, "watch")
+        late = (dl["time_ns"] - attach["time_ns"]) / 1e9
+        check(late <= THRESHOLD_S + 1.0, "watch reported %.2f s after attaching" % late)
+        dl, _ = dump_verdict(gilwatch, locks.pid)
+        check(dl is None, "threading.Lock: dump found %s" % (dl and dl["description"]))
+        tmp = tempfile.mkdtemp(prefix="gilwatch-agent-rlock-")
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        agent = Agent(gilwatch, tmp)
+        try:
+            dl = wait_for("the agent's deadlock", lambda: next(
+                (e for e in agent.events() if e["event"] == "deadlock" and e["pid"] == rlocks.pid),
+                None), THRESHOLD_S + 8)
+            check_rlock_deadlock(dl, rlocks.facts, "agent")
+            agent.stop()
+        finally:
+            if agent.proc.poll() is None:
+                agent.proc.kill()
+                agent.proc.wait()
 
 
 class Running:

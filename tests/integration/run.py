@@ -778,6 +778,9 @@ def main():
             tests.append(("test_after_freeze " + label, functools.partial(
                 after_freeze_tests.test_after_freeze, GILWATCH, label, python, frozen[label])))
     for label, python in builds:
+        tests.append(("test_rlock_cycle_after_freeze " + label, functools.partial(
+            after_freeze_tests.test_rlock_cycle_after_freeze, GILWATCH, label, python)))
+    for label, python in builds:
         tests.append(("test_no_false_alarm_after_start " + label, functools.partial(
             after_freeze_tests.test_no_false_alarm_after_start, GILWATCH, label, python)))
     tests.append(("test_stopped_is_not_deadlocked 3.11", functools.partial(

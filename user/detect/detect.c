@@ -129,6 +129,24 @@ static uint32_t head_lock_from_stacks(struct detector *d, const struct waiter *w
 	return d->look.confirmed ? holder : 0;
 }
 
+/* Without --deep, the owners of the other locks waited for are what the
+ * process shows (an RLock's owner), each confirmed by two looks.
+ */
+static void lock_owners_from_snapshot(struct detector *d, struct waiter *w, size_t n)
+{
+	uint64_t now_ns = d->reader.now_ns(d->reader.ctx);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (w[i].kind != LOCK_SEM || w[i].holder)
+			continue;
+		w[i].holder = owner_looks__owner(&d->owners, d->snapshot.lock_owner,
+						 d->snapshot.ctx, &w[i], now_ns, d->threshold_ns);
+		if (w[i].holder)
+			w[i].holder_from = HOLDER_LOCK_OBJECT;
+	}
+}
+
 /* The threads among tids that wait for the GIL or a lock. Looked up one by
  * one: walking the 65536-bucket map instead costs the same for one thread
  * as for all, and was most of an idle agent's CPU with 50 processes.
@@ -144,6 +162,8 @@ static size_t collect_waiters(struct detector *d, const uint32_t *tids, size_t n
 
 	for (i = 0; i < ntids && n < GW_MAX_WAITERS; i++)
 		n += waiter_of(&c, tids[i], &w[n]);
+	if (!d->deep && d->snapshot.lock_owner)
+		lock_owners_from_snapshot(d, w, n);
 	for (i = 0; i < n; i++)
 		unheld |= w[i].kind == LOCK_HEAD && !w[i].holder;
 	if (!unheld || !d->head_lock || !d->reader.sem_taken(d->reader.ctx, d->head_lock)) {

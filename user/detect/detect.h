@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "owner_looks.h"
 #include "wait_graph.h"
 
 #define GW_MAX_WAITERS 512
@@ -52,12 +53,15 @@ struct detect_snapshot {
 	 * the CPU time of the lock waiters, the GIL's handoffs).
 	 */
 	uint32_t (*head_lock_holder)(void *ctx, const struct waiter *w, size_t n, uint64_t *sig);
+	/* The owner of another lock a thread waits for (an RLock's). */
+	lock_owner_reader lock_owner;
 	void *ctx;
 };
 
 struct detector {
 	struct detect_reader reader;
-	struct detect_snapshot snapshot; /* .head_lock_holder NULL: none */
+	struct detect_snapshot snapshot; /* callbacks NULL: none */
+	struct owner_looks owners;	 /* of lock waits, from .lock_owner */
 	/* The last look at the stacks: a holder counts once two looks at least
 	 * the threshold apart agree.
 	 */

@@ -75,6 +75,7 @@ const char *wait_graph__basis(const struct wait_cycle *c)
 
 	for (i = 0; i < c->n; i++) {
 		if (c->members[i].holder_from == HOLDER_NATIVE_STACK ||
+		    c->members[i].holder_from == HOLDER_LOCK_OBJECT ||
 		    c->members[i].wait_from == WAIT_SNAPSHOT)
 			return "snapshot";
 	}
@@ -92,6 +93,8 @@ const char *wait_graph__holder_source_name(enum holder_source s)
 		return "lock-owner";
 	case HOLDER_NATIVE_STACK:
 		return "native-stack";
+	case HOLDER_LOCK_OBJECT:
+		return "lock-object";
 	case HOLDER_UNKNOWN:
 		break;
 	}

@@ -23,6 +23,7 @@ enum holder_source {
 	HOLDER_FRAMES_PROBE, /* a probe past a frame collection's HEAD_LOCK call */
 	HOLDER_LOCK_OWNER,   /* --deep: the lock's last acquirer, its value 0 */
 	HOLDER_NATIVE_STACK, /* a snapshot: its native stack is past a HEAD_LOCK call */
+	HOLDER_LOCK_OBJECT,  /* a snapshot: the owner written in the RLock object */
 };
 
 /* How the wait itself was known. */
@@ -56,11 +57,14 @@ struct wait_cycle {
  * lowest tid. Returns how many were written to out (at most max).
  */
 size_t wait_graph__cycles(const struct waiter *w, size_t n, struct wait_cycle *out, size_t max);
-/* "snapshot" if an edge of c rests on a native stack read once (confirmed
- * by a second look), "traced" if every edge was watched as it happened.
+/* "snapshot" if an edge of c rests on what a look at the process showed
+ * (a native stack, an RLock object; confirmed by a second look), "traced"
+ * if every edge was watched as it happened.
  */
 const char *wait_graph__basis(const struct wait_cycle *c);
-/* "gil-state", "frames-probe", "lock-owner", "native-stack", "unknown". */
+/* "gil-state", "frames-probe", "lock-owner", "native-stack", "lock-object",
+ * "unknown".
+ */
 const char *wait_graph__holder_source_name(enum holder_source s);
 /* "sampled", "traced", "snapshot". */
 const char *wait_graph__wait_source_name(enum wait_source s);

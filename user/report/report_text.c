@@ -162,6 +162,8 @@ static const char *holder_phrase(enum holder_source s)
 		return "its last acquirer, traced";
 	case HOLDER_NATIVE_STACK:
 		return "its native stack is past a HEAD_LOCK call";
+	case HOLDER_LOCK_OBJECT:
+		return "the RLock's owner, read from the object";
 	case HOLDER_UNKNOWN:
 		break;
 	}

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "proc.h"
 #include "session.h"
+#include "lock_object.h"
 #include "snapshot_graph.h"
 #include "fork_inference.h"
 #include "ret_fixups.h"
@@ -71,6 +72,27 @@ static uint32_t head_lock_from_stacks(void *ctx, const struct waiter *w, size_t 
 	return holders == 1 ? holder : 0;
 }
 
+/* detect_snapshot.lock_owner: the owner written in the RLock object the
+ * thread's frames show it waits for; *sig its CPU time.
+ */
+static int lock_owner_from_object(void *ctx, uint32_t tid, uint64_t addr, uint32_t *owner,
+				  uint64_t *sig)
+{
+	struct session *s = ctx;
+	pid_t o = 0;
+	char state;
+	int err;
+
+	if (!s->stacks_ready)
+		return -ENOENT;
+	/* A stopped process (SIGSTOP, a debugger) is not deadlocked. */
+	if (proc__cpu(s->target.pid, (pid_t)tid, &state, sig) || state == 'T' || state == 't')
+		return -EAGAIN;
+	err = lock_object__waited_owner(&s->stacks, (pid_t)tid, addr, &o);
+	*owner = (uint32_t)o;
+	return err;
+}
+
 int session__open(struct session **out, struct gilwatch_bpf *skel, const struct gw_target *t,
 		  const struct session_opts *opts)
 {
@@ -125,9 +147,10 @@ int session__open(struct session **out, struct gilwatch_bpf *skel, const struct 
 	reader = detect_bpf__reader(&s->detect_source, skel, &s->target);
 	detector__init(&s->detector, (uint32_t)t->pid, &reader,
 		       (uint64_t)(opts->deadlock_after_s * 1e9), opts->deep);
-	detector__set_snapshot(
-	    &s->detector,
-	    &(struct detect_snapshot){.head_lock_holder = head_lock_from_stacks, .ctx = s});
+	detector__set_snapshot(&s->detector,
+			       &(struct detect_snapshot){.head_lock_holder = head_lock_from_stacks,
+							 .lock_owner = lock_owner_from_object,
+							 .ctx = s});
 	stall__init(&s->stall, (uint64_t)(opts->stall_after_s * 1e9));
 	s->lock_order.pid = t->pid;
 	*out = s;

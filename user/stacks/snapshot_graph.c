@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "lock_object.h"
 #include "snapshot_graph.h"
 
 /* Whether a thread waits for HEAD_LOCK: then who holds it matters. */
@@ -28,6 +29,16 @@ size_t snapshot_graph__look(const struct gw_target *t, struct stack_collector *c
 		if (native)
 			stack_collector__collect_native(c, (pid_t)views[i].tid, &th[i].stacks);
 		thread_state__infer(t, &mem, &th[i].view, &th[i].stacks, &th[i].state);
+		th[i].lock_owner = 0;
+		/* Without native stacks a lock wait is a futex wait until its
+		 * frames show the RLock over that futex.
+		 */
+		if (((th[i].view.activity == TV_FUTEX && !th[i].view.timed) ||
+		     (th[i].view.activity == TV_LOCK_WAIT &&
+		      th[i].view.lock != th[i].state.head_lock)) &&
+		    !lock_object__waited_owner(c, (pid_t)views[i].tid, th[i].view.lock,
+					       &th[i].lock_owner))
+			th[i].view.activity = TV_LOCK_WAIT;
 	}
 	if (native || !head_lock_waited(th, n))
 		return n;
@@ -102,7 +113,10 @@ size_t snapshot_graph__waiters(const struct snapshot_thread *th, size_t n, uint6
 			w.holder = head;
 			w.holder_from = HOLDER_NATIVE_STACK;
 		} else if (t->view.activity == TV_LOCK_WAIT) {
-			w.kind = LOCK_SEM; /* its owner is not known from outside */
+			/* An RLock's owner is in the object; a Lock has none. */
+			w.kind = LOCK_SEM;
+			w.holder = t->lock_owner;
+			w.holder_from = HOLDER_LOCK_OBJECT;
 		} else {
 			continue;
 		}

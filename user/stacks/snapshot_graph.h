@@ -17,6 +17,7 @@ struct snapshot_thread {
 	struct thread_view view;
 	struct inferred_state state;
 	struct thread_stacks stacks;
+	pid_t lock_owner; /* a lock waiter's: the RLock's owner, 0: unknown */
 };
 
 /* Every thread of t now (at most max): state, stacks and what they hold.

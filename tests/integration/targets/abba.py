@@ -1,4 +1,6 @@
-"""Classic ABBA: two threads take two threading.Locks in opposite order."""
+"""Classic ABBA: two threads take two threading.Locks in opposite order
+(threading.RLocks with GW_TEST_API=rlock)."""
+import os
 import threading
 import time
 
@@ -24,7 +26,8 @@ def second():
 
 sync.wait_for_go()
 # Created once gilwatch watches: --deep names them by this line.
-a, b = threading.Lock(), threading.Lock()  # LOCKS_CREATED
+kind = threading.RLock if os.environ.get("GW_TEST_API") == "rlock" else threading.Lock
+a, b = kind(), kind()  # LOCKS_CREATED
 threads = [threading.Thread(target=f, daemon=True) for f in (first, second)]
 for t in threads:
     t.start()
