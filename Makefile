@@ -30,7 +30,7 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev libdw-dev libcapstone-dev liblzma-dev xz-utils libmicrohttpd-dev zlib1g-dev libcmocka-dev \
 	pkg-config make gcc binutils python3 util-linux libclang-rt-14-dev prometheus \
 	yamllint python3-yaml clang-format \
-	qemu-system-x86 busybox-static python3-venv kmod file
+	qemu-system-x86 busybox-static python3-venv kmod file debootstrap
 
 USER_SRCS := $(filter-out user/cmd/main.c,$(wildcard user/*/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
@@ -40,6 +40,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAYOUT_VERSIONS := 3.10.13 3.11.7 3.12.1 3.13.0
 LAYOUT_PROBES := $(patsubst %,$(OUTPUT)/tests/layout-%,$(LAYOUT_VERSIONS))
+# CPython 3.13-3.15 as Debian's newest suite ships them, in a root of their
+# own made once by debootstrap (tests/pythons/debian_root.py), and the
+# offsets measured against each one's internal headers.
+SID := build/debian-sid
+SID_READY := $(SID)/root/.gilwatch-ready
+SID_LAYOUTS := 3.13 3.14 3.14d 3.15 3.15d
+LAYOUT_PROBES += $(patsubst %,$(OUTPUT)/tests/layout-debian-%,$(SID_LAYOUTS))
 
 .PHONY: all deps test test-asan unit integration run demo clean format lint fuzz bpf-budget
 all: $(OUTPUT)/gilwatch
@@ -91,11 +98,19 @@ bpf-budget: $(OUTPUT)/tests/bpf_budget
 $(OUTPUT)/tests/rejected.bpf.o: tests/unit/rejected.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/tests
 	$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 
+$(OUTPUT)/tests/test_python_build $(OUTPUT)/tests/test_debug_offsets: CFLAGS += \
+	-DGW_SID_ROOT='"$(abspath $(SID))/root"'
 $(OUTPUT)/tests/test_bpf_load_diag: CFLAGS += -DGW_TEST_BPF_OBJ='"$(OUTPUT)/tests/rejected.bpf.o"'
 $(OUTPUT)/tests/test_bpf_load_diag: | $(OUTPUT)/tests/rejected.bpf.o
 
 $(OUTPUT)/tests/layout-%: tests/unit/layout_probe.c | $(OUTPUT)/tests
 	$(CC) -O0 -I$(PYENV_ROOT)/versions/$*/include/python$(basename $*) $< -o $@
+
+$(SID_READY):
+	$(PY) tests/pythons/debian_root.py
+
+$(OUTPUT)/tests/layout-debian-%: tests/unit/layout_probe.c | $(OUTPUT)/tests $(SID_READY)
+	$(CC) -O0 -I$(SID)/root/usr/include/python$* -I$(SID)/include $< -o $@
 
 unit: $(UNIT_BINS) $(LAYOUT_PROBES)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
@@ -141,7 +156,7 @@ fuzz: $(FUZZ_BINS)
 			$$tmp/$$t.log; \
 	done
 
-integration: $(OUTPUT)/gilwatch
+integration: $(OUTPUT)/gilwatch $(SID_READY)
 	$(PY) tests/integration/run.py --gilwatch $(OUTPUT)/gilwatch
 
 # Debian's 6.1, 6.12 and newest kernels under qemu, the checks of

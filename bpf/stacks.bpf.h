@@ -169,10 +169,14 @@ static long walk_frame_step(__u32 i, void *unused)
 	if (w->o.frame_owner)
 		bpf_probe_read_user(&owner, 1, (void *)(frame + w->o.frame_owner));
 	code = read_u64(frame + w->o.frame_code);
+	if (w->o.frame_code_tagged)
+		code &= ~3ull;
 	bpf_probe_read_user(&instr, w->o.frame_instr_size == 4 ? 4 : 8,
 			    (void *)(frame + w->o.frame_instr));
-	/* A shim of the C stack (3.12+) is no Python code. */
-	if (!(w->o.frame_owner_shim && owner == w->o.frame_owner_shim) && code) {
+	/* A shim of the C stack (3.12+), an interpreter entry frame (3.14+)
+	 * is no Python code.
+	 */
+	if (!(w->o.frame_owner_shim && owner >= w->o.frame_owner_shim) && code) {
 		n = w->n & (GW_PY_FRAMES - 1);
 		w->code[n] = code;
 		w->instr[n] = instr;

@@ -82,7 +82,9 @@ struct gw_py_offsets {
 	__u32 code_name;	/* co_qualname on 3.11+ */
 	__u32 code_filename;
 	__u32 code_linetable;
-	__u32 frame_owner_shim; /* the owner value of C-stack shim frames; 0: none */
+	__u32 frame_owner_shim;	 /* owners from this on are no Python code; 0: none */
+	__u32 frame_code_tagged; /* 3.14+: f_executable is a _PyStackRef (& ~3) */
+	__u32 pad;
 };
 
 /* Per watched process, written by user space before attaching. */
@@ -235,6 +237,15 @@ struct gw_ret_fixup {
 	__u32 pad;
 	__u64 stack;
 	__u64 orig;
+};
+
+/* A thread's user registers as the kernel saved them when it entered the
+ * kernel: exact for a thread asleep in a system call.
+ */
+struct gw_task_regs {
+	__u32 tid;
+	__u32 pad;
+	struct gw_user_regs regs;
 };
 
 /* A stack captured in BPF at an event, for user space to decode after the

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import TARGETS, Failure, check, probes_left_behind, pyenv_python
+from harness import TARGETS, Failure, check, debian_sid, probes_left_behind, pyenv_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DASHBOARD = os.path.join(ROOT, "dashboards", "gilwatch.json")
@@ -290,6 +290,30 @@ def test_agent(gilwatch):
         if prom:
             prom.terminate()
             prom.wait()
+        cleanup(agent, loads, tmp)
+
+
+def test_agent_debian_unstable(gilwatch):
+    """Debian unstable's 3.13, 3.14 and 3.15, each in a mount namespace and
+    root of its own (and one embedded through libpython3.14.so): found,
+    attached, every collection per generation counted as CPython counts."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-agent-sid-")
+    loads = [Workload(debian_sid(p), tmp, p) for p in
+             ("python3.13", "python3.14", "python3.15", "embed-python3.14")]
+    agent = None
+    try:
+        agent = Agent(gilwatch, tmp)
+        for w in loads:
+            wait_for("the agent to attach to %d" % w.pid, lambda: agent.watching(w.pid), 10)
+        _, text = run_and_compare_gc(agent, loads)
+        versions = {k for k in series(text, "gilwatch_gc_collections_total")
+                    if any('pid="%d"' % w.pid in k for w in loads)}
+        for minor in ("3.13", "3.14", "3.15"):
+            check(any('python_version="%s.' % minor in k for k in versions),
+                  "no %s series: %s" % (minor, sorted(versions)[:3]))
+        agent.stop()
+        agent = None
+    finally:
         cleanup(agent, loads, tmp)
 
 

@@ -10,12 +10,16 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "pythons"))
 import after_freeze_tests
+import debian_root
 import agent_tests
 import churn_tests
 import deploy_tests
@@ -24,11 +28,13 @@ import kernel_feature_tests
 import node_tests
 import privilege_tests
 import stripped_tests
-from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump, events_of,
+from harness import (SUPPORTED, pyenv_python, UNSUPPORTED, TARGETS, Failure, Watch, check, dump,
+                     debian_sid, events_of, known_gap,
                      fail_loudly, functions, marker_line, probes_left_behind, run_tests,
                      summary_of, task_state)
 
 GILWATCH = None
+SUPPORTED_PATHS = dict(SUPPORTED)
 
 
 def watch(python, script, *args):
@@ -93,8 +99,8 @@ def test_deep(python, label):
     events, facts, err = watch(python, "gil_contention.py", "--deep")
     s = summary_of(events)
     probes = events_of(events, "attach")[0]["probes"]
-    if label == "3.11-debian":
-        # Stripped build: said once, plainly, and the rest still works.
+    if stripped(label):
+        # LTO inlined take_gil: said once, plainly, and the rest still works.
         check("take_gil not found (stripped)" in err, "stripped build not explained: %s" % err)
         check(probes["take_gil"].get("unavailable"), "take_gil should be unavailable")
         check(probes["gc"]["method"] == "usdt", "GC should come from USDT")
@@ -137,8 +143,15 @@ def check_promptness(dl):
         check(t["waiting_ns"] >= dl["frozen_ns"], "a member waits less than the cycle's age")
 
 
-# Debian's build inlines PyThread_acquire_lock_timed into PyThread_acquire_lock.
-LOCK_FUNCS = {"PyThread_acquire_lock_timed", "PyThread_acquire_lock"}
+# Debian's build inlines PyThread_acquire_lock_timed into PyThread_acquire_lock;
+# 3.14+ threading.Locks are PyMutexes, parked (all exported, stripped or not).
+LOCK_FUNCS = {"PyThread_acquire_lock_timed", "PyThread_acquire_lock", "_PyMutex_LockTimed",
+              "_PyParkingLot_Park", "_PySemaphore_Wait"}
+
+
+def stripped(label):
+    """Debian's static python3.X and libpython3.X.so: .symtab stripped."""
+    return label.endswith("-debian") or label.endswith("-embedded")
 # C functions that hold or wait in the freeze; static ones are named only where
 # .symtab survives (not in Debian's stripped build).
 THREAD_STATE_FUNCS = {"_PyThreadState_Prealloc", "new_threadstate", "tstate_delete_common",
@@ -292,6 +305,14 @@ def test_abba_deep(python, label):
     check_promptness(dl)
 
 
+# Builds whose threading.Lock is a PyMutex (Debian's 3.13.18, 3.14, 3.15):
+# --deep does not trace PyMutex acquisitions yet, so it knows no owners of
+# threading locks there (docs/probes.md). Listed, run, and expected to fail.
+PYMUTEX_LOCKS = ("3.13.18-debian", "3.14-debian", "3.14d", "3.14-embedded", "3.15-debian", "3.15d",
+                 "3.15-embedded")
+KNOWN_GAPS = {"%s %s" % (test, label): "--deep: no owners of PyMutex-based threading locks"
+              for test in ("test_abba_deep", "test_lock_reuse_deep") for label in PYMUTEX_LOCKS}
+
 STALL_ARGS = ("--stall-after", "2")
 STALL_NS = 2_000_000_000
 
@@ -315,7 +336,7 @@ def test_stall_gil_held(python, label):
     check(functions(hog["python_stack"])[:1] == ["hog"], "hog python %s" % hog["python_stack"])
     check("ticker" in functions(ticker["python_stack"]), "ticker python %s" %
           ticker["python_stack"])
-    if not label.endswith("debian"):
+    if not stripped(label):
         check("take_gil" in functions(ticker["native_stack"]), "ticker native %s" %
               functions(ticker["native_stack"]))
 
@@ -506,8 +527,10 @@ def test_dump_call_chain(python, label):
         wn, mn = functions(worker["native_stack"]), functions(main["native_stack"])
         check(LOCK_FUNCS & set(wn), "worker native %s" % wn)
         check({"clock_nanosleep", "__select", "select"} & set(mn), "main native %s" % mn)
-        check("Py_BytesMain" in mn and "__libc_start_main" in mn, "main native %s" % mn)
-        if not label.endswith("debian"):  # static functions are named in .symtab only
+        # An embedding program's main() runs the interpreter itself.
+        entry = "Py_RunMain" if label.endswith("-embedded") else "Py_BytesMain"
+        check(entry in mn and "__libc_start_main" in mn, "main native %s" % mn)
+        if not stripped(label):  # static functions are named in .symtab only
             check("time_sleep" in mn and "_PyEval_EvalFrameDefault" in mn, "main %s" % mn)
             check("thread_run" in wn or "pythread_wrapper" in wn, "worker native %s" % wn)
         for tid in threads:
@@ -551,8 +574,16 @@ def test_crash(python, label, how="segv"):
             ("worker", marker_line("crash.py", "CALL_A"))]
     check(chain == want, "crash python %s, want %s" % (chain, want))
     native = functions(c["native_stack"])
-    check("_PyEval_EvalFrameDefault" in native, "crash native %s" % native)
-    check("abort" in native if how == "abort" else native[0] != "??", "native %s" % native)
+    if not (stripped(label) and label[:4] >= "3.13"):  # no longer exported there
+        check("_PyEval_EvalFrameDefault" in native, "crash native %s" % native)
+    if how == "abort":
+        check("abort" in native, "native %s" % native)
+    elif SUPPORTED_PATHS[label].startswith(debian_sid("")):
+        # Debian unstable's libc keeps no symbols for memset: the ctypes
+        # call into it is named.
+        check("ffi_call" in native, "native %s" % native)
+    else:
+        check(native[0] != "??", "native %s" % native)
 
 
 def test_dump_bad_input():
@@ -625,6 +656,50 @@ def test_unsupported(label, python):
     finally:
         p.kill()
         p.wait()
+
+
+def patched_python(src, dst, word, value):
+    """A copy of src at dst with word `word` of its _Py_DebugOffsets (at
+    _PyRuntime, found with readelf) set to value: a build gilwatch must
+    refuse, that still runs."""
+    syms = subprocess.run(["readelf", "-W", "--dyn-syms", src], capture_output=True,
+                          text=True).stdout
+    vaddr = int(next(l.split()[1] for l in syms.splitlines() if l.endswith(" _PyRuntime")), 16)
+    heads = subprocess.run(["readelf", "-W", "-l", src], capture_output=True, text=True).stdout
+    for l in heads.splitlines():
+        f = l.split()
+        if f and f[0] == "LOAD" and int(f[2], 16) <= vaddr < int(f[2], 16) + int(f[4], 16):
+            offset = vaddr - int(f[2], 16) + int(f[1], 16)
+    shutil.copy(src, dst)
+    with open(dst, "r+b") as f:
+        f.seek(offset + 8 * word)
+        f.write(struct.pack("<Q", value))
+
+
+def test_refused_builds():
+    """A free-threaded build (3.14t: its table's flag and its name) and a
+    3.16 whose table gilwatch does not know: each one line and exit 5,
+    fabricated from Debian's python3.14, which still runs."""
+    tmp = tempfile.mkdtemp(prefix="gilwatch-refused-")
+    src = os.path.join(debian_root.ROOT, "usr", "bin", "python3.14")
+    cases = [("python3.14t", 2, 1, ["free-threaded CPython 3.14t is not supported yet"]),
+             ("python3.16", 1, 0x031000f0,
+              ["3.16: debug offsets layout not known to this gilwatch"])]
+    try:
+        for name, word, value, words in cases:
+            path = os.path.join(tmp, name)
+            patched_python(src, path, word, value)
+            p = subprocess.Popen(debian_root.command([path, os.path.join(TARGETS, "idle.py")]))
+            try:
+                time.sleep(0.5)
+                expect_one_line(["watch", "--pid", str(p.pid)], 5, words)
+                expect_one_line(["dump", "--pid", str(p.pid)], 5, words)
+                check(p.poll() is None, "%s did not survive" % name)
+            finally:
+                p.kill()
+                p.wait()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_exits_while_attaching():
@@ -719,6 +794,8 @@ def main():
         ("test_alert_rules", agent_tests.test_alert_rules),
         ("test_dashboard", agent_tests.test_dashboard),
         ("test_agent", functools.partial(agent_tests.test_agent, GILWATCH)),
+        ("test_agent_debian_unstable", functools.partial(agent_tests.test_agent_debian_unstable,
+                                                         GILWATCH)),
         ("test_agent_bad_listen", functools.partial(agent_tests.test_agent_bad_listen, GILWATCH)),
         ("test_agent_container", functools.partial(node_tests.test_agent_container, GILWATCH)),
         ("test_agent_match_exclude", functools.partial(node_tests.test_agent_match_exclude,
@@ -750,6 +827,7 @@ def main():
         ("test_deploy_manifests", deploy_tests.test_manifests),
         ("test_deploy_dockerfile", deploy_tests.test_dockerfile),
         ("test_not_python", test_not_python),
+        ("test_refused_builds", test_refused_builds),
         ("test_thread_id", test_thread_id),
         ("test_exits_while_attaching", test_exits_while_attaching),
         ("test_bpf_unavailable", test_bpf_unavailable),
@@ -794,6 +872,8 @@ def main():
     for label, python in UNSUPPORTED:
         tests.append(("test_unsupported " + label, functools.partial(test_unsupported, label,
                                                                        python)))
+    tests = [(name, known_gap(fn, KNOWN_GAPS[name]) if name in KNOWN_GAPS else fn)
+             for name, fn in tests]
     tests = [t for t in tests if args.k in t[0]]
     failures = run_tests(tests)
     print("%d tests, %d failed" % (len(tests), failures))

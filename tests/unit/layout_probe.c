@@ -26,7 +26,9 @@ int main(void)
 	SHOW("interp_ceval_gil", offsetof(PyInterpreterState, ceval.gil));
 #endif
 	SHOW("runtime_interp_head", offsetof(_PyRuntimeState, interpreters.head));
-#if PY_MINOR_VERSION >= 13
+#if PY_MINOR_VERSION >= 15
+	SHOW("interp_gc_stats", 0); /* a pointer to a ring, not the counters */
+#elif PY_MINOR_VERSION >= 13
 	SHOW("interp_gc_stats", offsetof(PyInterpreterState, gc.generation_stats));
 #else
 	SHOW("interp_gc_stats", 0);
@@ -79,7 +81,10 @@ int main(void)
 #endif
 	SHOW("frame_previous", offsetof(_PyInterpreterFrame, previous));
 	SHOW("frame_owner", offsetof(_PyInterpreterFrame, owner));
-#if PY_MINOR_VERSION >= 12
+#if PY_MINOR_VERSION >= 14
+	/* The first owner that is no Python code; the others follow it. */
+	SHOW("frame_owner_shim", FRAME_OWNED_BY_INTERPRETER);
+#elif PY_MINOR_VERSION >= 12
 	SHOW("frame_owner_shim", FRAME_OWNED_BY_CSTACK);
 #else
 	SHOW("frame_owner_shim", 0);
@@ -87,6 +92,7 @@ int main(void)
 	SHOW("code_qualname", offsetof(PyCodeObject, co_qualname));
 	SHOW("code_adaptive", offsetof(PyCodeObject, co_code_adaptive));
 #endif
+	SHOW("frame_code_tagged", PY_MINOR_VERSION >= 14); /* a _PyStackRef */
 	SHOW("tstate_next", offsetof(PyThreadState, next));
 	SHOW("code_filename", offsetof(PyCodeObject, co_filename));
 	SHOW("code_name", offsetof(PyCodeObject, co_name));

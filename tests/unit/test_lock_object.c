@@ -2,7 +2,7 @@
 /* The threading.RLock a thread waits for, found among the objects its
  * frames point to, in a made-up memory: the `with` statement's bound
  * __exit__, a direct acquire(), a plain Lock (no owner to read), a frame at
- * the end of its mapping.
+ * the end of its mapping, 3.14's PyMutex-based RLock.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -159,15 +159,39 @@ static void test_too_far_out(void **state)
 	    -ENOENT);
 }
 
-/* 3.14 made RLocks recursive PyMutexes: no layout to read. */
+/* 3.14+: a recursive PyMutex inside the object; a waiter waits for it,
+ * named by its address, not by a semaphore it points to.
+ */
+static void test_pymutex_rlock(void **state)
+{
+	uint64_t frames[] = {BASE + 0x2000}, obj[] = {BOUND_EXIT};
+	struct rlock_view r;
+
+	assert_true(lock_object__supported(target(14)));
+	put(RLOCK + 16, 3); /* locked, a waiter parked */
+	put(RLOCK + 32, 0); /* no recursion: held once */
+	assert_int_equal(
+	    lock_object__find_rlock(target(14), &mem, chain(frames, obj, 1), RLOCK + 16, &r), 0);
+	assert_int_equal(r.owner_ident, OWNER_IDENT);
+	assert_int_equal(r.count, 1);
+	put(RLOCK + 16, 0); /* released */
+	assert_int_equal(
+	    lock_object__find_rlock(target(14), &mem, chain(frames, obj, 1), RLOCK + 16, &r), 0);
+	assert_int_equal(r.count, 0);
+	assert_int_equal(
+	    lock_object__find_rlock(target(15), &mem, chain(frames, obj, 1), RLOCK_SEM, &r),
+	    -ENOENT);
+}
+
+/* A layout not known here: nothing is read. */
 static void test_unknown_layout(void **state)
 {
 	uint64_t frames[] = {BASE + 0x2000}, obj[] = {RLOCK};
 	struct rlock_view r;
 
-	assert_false(lock_object__supported(target(14)));
+	assert_false(lock_object__supported(target(16)));
 	assert_int_equal(
-	    lock_object__find_rlock(target(14), &mem, chain(frames, obj, 1), RLOCK_SEM, &r),
+	    lock_object__find_rlock(target(16), &mem, chain(frames, obj, 1), RLOCK + 16, &r),
 	    -ENOENT);
 }
 
@@ -180,6 +204,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_plain_lock_has_no_owner, setup),
 	    cmocka_unit_test_setup(test_frame_at_end_of_memory, setup),
 	    cmocka_unit_test_setup(test_too_far_out, setup),
+	    cmocka_unit_test_setup(test_pymutex_rlock, setup),
 	    cmocka_unit_test_setup(test_unknown_layout, setup),
 	};
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Version detection and struct layouts, checked against the CPython builds
- * installed on this machine (pyenv shared libraries and Debian's static,
- * stripped /usr/bin/python3.11), plus synthetic _Py_DebugOffsets tables.
+ * installed on this machine: pyenv's shared libraries, Debian 12's static,
+ * stripped /usr/bin/python3.11, and Debian unstable's 3.13, 3.14 and 3.15
+ * (static and stripped, and the -dbg builds) in build/debian-sid; a
+ * free-threaded and a future build fabricated from a real one.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -25,6 +27,8 @@
 #define LIB27 pyenv_path("2.7.18/lib/libpython2.7.so.1.0")
 #define LIB36 pyenv_path("3.6.15/lib/libpython3.6m.so.1.0")
 #define DEBIAN311 "/usr/bin/python3.11"
+/* Debian unstable's builds, in the root tests/pythons/debian_root.py made. */
+#define SID(bin) GW_SID_ROOT "/usr/bin/" bin
 
 /* Opens path, detects its build and resolves its layout. */
 static int probe_build(const char *path, struct python_build *b)
@@ -160,6 +164,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		    {"frame_instr", l->stack.frame_instr},
 		    {"frame_owner", l->stack.frame_owner},
 		    {"frame_owner_shim", l->stack.frame_owner_shim},
+		    {"frame_code_tagged", l->stack.frame_code_tagged},
 		    {"code_filename", l->stack.code_filename},
 		    {"code_name", l->stack.code_name},
 		    {"code_qualname", l->stack.code_qualname},
@@ -185,7 +190,7 @@ static void assert_layout_matches_headers(const char *lib, const char *version)
 		}
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(seen, 34);
+	assert_int_equal(seen, 35);
 }
 
 static void test_layout_matches_headers(void **state)
@@ -195,6 +200,85 @@ static void test_layout_matches_headers(void **state)
 	assert_layout_matches_headers(LIB312, "3.12.1");
 	/* From _Py_DebugOffsets, converted: must agree with the headers too. */
 	assert_layout_matches_headers(LIB313, "3.13.0");
+	assert_layout_matches_headers(SID("python3.13"), "debian-3.13");
+	assert_layout_matches_headers(SID("python3.14"), "debian-3.14");
+	assert_layout_matches_headers(SID("python3.14d"), "debian-3.14d");
+	assert_layout_matches_headers(SID("python3.15"), "debian-3.15");
+	assert_layout_matches_headers(SID("python3.15d"), "debian-3.15d");
+}
+
+/* 3.13.18, 3.14.10, 3.15.2: each read from its own table. */
+static void test_detect_debian_unstable(void **state)
+{
+	static const struct {
+		const char *path;
+		unsigned minor;
+	} cases[] = {
+	    {SID("python3.13"), 13}, {SID("python3.14"), 14},  {SID("python3.14d"), 14},
+	    {SID("python3.15"), 15}, {SID("python3.15d"), 15},
+	};
+	struct python_build b;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(probe_build(cases[i].path, &b), 0);
+		assert_int_equal(b.minor, cases[i].minor);
+		assert_int_equal(b.layout.minor, cases[i].minor);
+		assert_int_equal(b.layout_from_debug_offsets, 1);
+		assert_false(b.free_threaded);
+	}
+}
+
+/* A copy of path named name in /tmp, with the 8-byte word at word of its
+ * _Py_DebugOffsets set to value.
+ */
+static const char *patched_copy(const char *path, const char *name, size_t word, uint64_t value,
+				char *out, size_t len)
+{
+	struct elf_symbol runtime;
+	struct elf_file ef;
+	uint64_t off;
+	char cmd[4200];
+	FILE *f;
+
+	snprintf(out, len, "/tmp/gilwatch-test-%d-%s", getpid(), name);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, out);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(elf_file__open(&ef, out), 0);
+	assert_int_equal(elf_file__find_symbol(&ef, "_PyRuntime", &runtime), 0);
+	assert_int_equal(elf_file__vaddr_to_offset(&ef, runtime.vaddr, &off), 0);
+	elf_file__close(&ef);
+	f = fopen(out, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, (long)(off + word * 8), SEEK_SET), 0);
+	assert_int_equal(fwrite(&value, sizeof(value), 1, f), 1);
+	fclose(f);
+	return out;
+}
+
+/* A free-threaded 3.14t is refused, and a 3.16 whose table is not known. */
+static void test_refused_from_debug_offsets(void **state)
+{
+	struct python_build b;
+	char copy[256];
+
+	patched_copy(SID("python3.14"), "python3.14", 2, 1, copy, sizeof(copy)); /* free_threaded */
+	assert_int_equal(probe_build(copy, &b), -EPROTONOSUPPORT);
+	assert_true(b.free_threaded);
+	assert_false(b.layout_unknown);
+	assert_int_equal(b.minor, 14);
+	unlink(copy);
+	patched_copy(SID("python3.14"), "python3.14", 1, 0x031000f0, copy, sizeof(copy));
+	assert_int_equal(probe_build(copy, &b), -EPROTONOSUPPORT);
+	assert_false(b.free_threaded);
+	assert_true(b.layout_unknown);
+	assert_int_equal(b.minor, 16);
+	unlink(copy);
+	/* The ABI suffix says so too, whatever the table says. */
+	patched_copy(SID("python3.14"), "python3.14t", 2, 0, copy, sizeof(copy));
+	assert_int_equal(probe_build(copy, &b), -EPROTONOSUPPORT);
+	assert_true(b.free_threaded);
+	unlink(copy);
 }
 
 static void test_layout_313_from_debug_offsets(void **state)
@@ -212,10 +296,10 @@ static void test_layout_313_from_debug_offsets(void **state)
 	assert_int_equal(b.layout.tstate_native_thread_id, 160);
 }
 
-/* A 3.13 build without the debug table falls back to the built-in layout:
- * pretend the 3.12 library (whose _PyRuntime has no cookie) is a 3.13.
+/* A 3.13 build without the debug table is refused: hand tables are only
+ * for 3.10-3.12. Pretend the 3.12 library (no cookie) is a 3.13.
  */
-static void test_layout_313_fallback(void **state)
+static void test_layout_313_without_table(void **state)
 {
 	struct python_build b;
 	struct elf_file ef;
@@ -223,10 +307,8 @@ static void test_layout_313_fallback(void **state)
 	assert_int_equal(elf_file__open(&ef, LIB312), 0);
 	assert_int_equal(python_build__detect(&ef, LIB312, &b), 0);
 	b.minor = 13;
-	assert_int_equal(python_build__resolve_layout(&ef, &b), 0);
-	assert_int_equal(b.layout_from_debug_offsets, 0);
-	assert_int_equal(b.layout.minor, 13);
-	assert_int_equal(b.layout.runtime_interp_head, 632);
+	assert_int_equal(python_build__resolve_layout(&ef, &b), -EPROTONOSUPPORT);
+	assert_false(b.layout_unknown);
 	/* A minor gilwatch has no table for. */
 	b.minor = 9;
 	assert_int_equal(python_build__resolve_layout(&ef, &b), -EPROTONOSUPPORT);
@@ -292,89 +374,6 @@ static void test_version_from_filename(void **state)
 		assert_int_equal(python_version__from_filename(bad[i], &major, &minor), -ENOENT);
 }
 
-/* Word indexes of _Py_DebugOffsets in 3.13.0. */
-enum {
-	W_VERSION = 1,
-	W_FREE_THREADED = 2,
-	W_INTERP_HEAD = 5,
-	W_CEVAL_GIL = 14,
-	W_GIL_STATE = 15,
-	W_GIL_LOCKED = 17,
-	W_GIL_HOLDER = 18,
-	W_THREAD_ID = 24,
-	W_NATIVE_THREAD_ID = 25,
-	W_FRAME_PREVIOUS = 29,
-	W_CODE_QUALNAME = 37,
-	W_UNICODE_ASCII_SIZE = 70,
-	W_COUNT = 71,
-};
-
-static void fill_debug_offsets(uint64_t *w)
-{
-	memset(w, 0, W_COUNT * sizeof(*w));
-	memcpy(w, "xdebugpy", 8);
-	w[W_VERSION] = 0x030d01f0; /* 3.13.1 */
-	w[W_INTERP_HEAD] = 700;
-	w[W_CEVAL_GIL] = 24;
-	w[W_GIL_STATE] = 4000;
-	w[W_GIL_LOCKED] = 4000 + 20;
-	w[W_GIL_HOLDER] = 4000 + 12;
-	w[W_THREAD_ID] = 168;
-	w[W_NATIVE_THREAD_ID] = 176;
-	w[W_FRAME_PREVIOUS] = 16;
-	w[W_CODE_QUALNAME] = 144;
-	w[W_UNICODE_ASCII_SIZE] = 48;
-}
-
-static void test_debug_offsets_synthetic(void **state)
-{
-	uint64_t w[W_COUNT + 4];
-	struct python_layout l;
-
-	fill_debug_offsets(w);
-	memset(&l, 0xff, sizeof(l));
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), 0);
-	assert_int_equal(l.minor, 13);
-	assert_int_equal(l.runtime_gil, 0);
-	assert_int_equal(l.runtime_interp_head, 700);
-	assert_int_equal(l.interp_ceval_gil, 24);
-	assert_int_equal(l.gil_locked, 20);
-	assert_int_equal(l.gil_last_holder, 12);
-	assert_int_equal(l.tstate_thread_id, 168);
-	assert_int_equal(l.tstate_native_thread_id, 176);
-	assert_int_equal(l.stack.frame_previous, 16);
-	assert_int_equal(l.stack.code_qualname, 144);
-	assert_int_equal(l.stack.unicode_ascii_data, 48);
-	assert_int_equal(l.stack.unicode_compact_data, 64);
-	assert_int_equal(l.stack.frame_via_cframe, 0);
-
-	/* Trailing bytes beyond the table are fine. */
-	assert_int_equal(python_layout__from_debug_offsets(w, sizeof(w), &l), 0);
-
-	/* One byte short. */
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8 - 1, &l), -EINVAL);
-	assert_int_equal(python_layout__from_debug_offsets(w, 0, &l), -EINVAL);
-
-	fill_debug_offsets(w);
-	memcpy(w, "xdebugpY", 8);
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -ENOENT);
-
-	fill_debug_offsets(w);
-	w[W_FREE_THREADED] = 1;
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -EPROTONOSUPPORT);
-
-	fill_debug_offsets(w);
-	w[W_VERSION] = 0x030e00a1; /* 3.14.0a1: another table layout */
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -EPROTONOSUPPORT);
-	w[W_VERSION] = 0x030c01f0; /* 3.12 never had the table */
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -EPROTONOSUPPORT);
-
-	/* GIL member offsets before the GIL state itself are nonsense. */
-	fill_debug_offsets(w);
-	w[W_GIL_LOCKED] = 3999;
-	assert_int_equal(python_layout__from_debug_offsets(w, W_COUNT * 8, &l), -EINVAL);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,10 +381,11 @@ int main(void)
 	    cmocka_unit_test(test_detect_debian_static),
 	    cmocka_unit_test(test_layout_matches_headers),
 	    cmocka_unit_test(test_layout_313_from_debug_offsets),
-	    cmocka_unit_test(test_layout_313_fallback),
+	    cmocka_unit_test(test_layout_313_without_table),
+	    cmocka_unit_test(test_detect_debian_unstable),
+	    cmocka_unit_test(test_refused_from_debug_offsets),
 	    cmocka_unit_test(test_unsupported),
 	    cmocka_unit_test(test_version_from_filename),
-	    cmocka_unit_test(test_debug_offsets_synthetic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

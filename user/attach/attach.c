@@ -38,6 +38,7 @@ static void py_offsets(const struct gw_target *t, struct gw_py_offsets *o)
 	o->frame_instr_size = s->frame_lasti_is_index ? 4 : 8;
 	o->frame_owner = s->frame_owner;
 	o->frame_owner_shim = s->frame_owner_shim;
+	o->frame_code_tagged = s->frame_code_tagged;
 	o->code_name = l->minor >= 11 ? s->code_qualname : s->code_name;
 	o->code_filename = s->code_filename;
 	o->code_linetable = s->code_linetable;

@@ -8,6 +8,7 @@
 
 #include "gilwatch.skel.h"
 #include "proc.h"
+#include "parking_lot.h"
 #include "thread_view.h"
 
 #define NR_FUTEX 202
@@ -124,6 +125,9 @@ static int view_thread(pid_t tid, void *ctx)
 	proc__comm(r->t->pid, tid, v->name, sizeof(v->name));
 	read_task_syscall(r->t->pid, v);
 	classify(r->skel, r->t, v, r->gil_holder, state);
+	/* A PyMutex waiter is named by the mutex, not its parking semaphore. */
+	if (v->lock && (v->activity == TV_LOCK_WAIT || v->activity == TV_FUTEX))
+		v->lock = parking_lot__mutex(r->t, v->lock);
 	return ++r->n == r->max;
 }
 

@@ -12,10 +12,14 @@ static int thread_state(void *ctx, uint32_t tid, struct gw_thread_state *out)
 {
 	struct detect_bpf *b = ctx;
 
-	return bpf_map__lookup_elem(b->skel->maps.thread_state, &tid, sizeof(tid), out,
-				    sizeof(*out), 0)
-		   ? -ENOENT
-		   : 0;
+	if (bpf_map__lookup_elem(b->skel->maps.thread_state, &tid, sizeof(tid), out, sizeof(*out),
+				 0))
+		return -ENOENT;
+	/* A PyMutex waiter is named by the mutex, not its parking semaphore. */
+	if (out->lock_wait_addr)
+		out->lock_wait_addr = parking_lot__mutex_cached(
+		    &b->parked, b->target, tid, out->lock_wait_addr, out->lock_wait_start);
+	return 0;
 }
 
 static int lock_owner(void *ctx, uint64_t addr, struct gw_lock_owner *out)

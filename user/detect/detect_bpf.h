@@ -7,6 +7,7 @@
 #define GW_DETECT_BPF_H
 
 #include "detect.h"
+#include "parking_lot.h"
 #include "target.h"
 
 struct gilwatch_bpf;
@@ -14,6 +15,7 @@ struct gilwatch_bpf;
 struct detect_bpf {
 	struct gilwatch_bpf *skel;
 	const struct gw_target *target;
+	struct parking_lot_cache parked;
 };
 
 /* A reader over b, which must outlive it. */

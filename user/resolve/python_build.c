@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "debug_offsets.h"
 #include "python_build.h"
 
 /* What a recovered function must call is what it does itself in every
@@ -22,6 +23,14 @@ static const struct python_recovery drop_gil_recovery = {
     .callers = {"PyEval_SaveThread", "PyEval_ReleaseThread"},
     .calls = {"pthread_cond_signal", "pthread_cond_wait"}};
 
+/* 3.13+ no longer export it: sys._current_exceptions calls it, or has it
+ * inlined; like _PyThread_CurrentFrames, it builds a dict.
+ */
+static const struct python_method_hint exceptions_method = {.method = "_current_exceptions",
+							    .marker = "PyDict_New",
+							    .check_method = "_current_frames",
+							    .check_fn = "_PyThread_CurrentFrames"};
+
 /* The probe plan, identical for 3.10-3.13 (docs/probes.md): what each probe
  * hooks and how it falls back when a build lacks the symbol.
  */
@@ -32,13 +41,16 @@ const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
 		     .usdt_done = "gc__done",
 		     .recovery = &gc_recovery},
     [PY_PROBE_FRAMES] = {.name = "current_frames", .symbol = "_PyThread_CurrentFrames"},
-    [PY_PROBE_EXCEPTIONS] = {.name = "current_exceptions", .symbol = "_PyThread_CurrentExceptions"},
+    [PY_PROBE_EXCEPTIONS] = {.name = "current_exceptions",
+			     .symbol = "_PyThread_CurrentExceptions",
+			     .method = &exceptions_method},
     [PY_PROBE_GIL_WAIT] = {.name = "gil_wait", .symbol = "pthread_cond_timedwait", .libc = true},
     /* The function's symbol first, then the instruction after its HEAD_LOCK call. */
     [PY_PROBE_FRAMES_HEAD_LOCK] = {.name = "current_frames_head_lock",
 				   .symbol = "_PyThread_CurrentFrames"},
     [PY_PROBE_EXCEPTIONS_HEAD_LOCK] = {.name = "current_exceptions_head_lock",
-				       .symbol = "_PyThread_CurrentExceptions"},
+				       .symbol = "_PyThread_CurrentExceptions",
+				       .method = &exceptions_method},
     [PY_PROBE_SEM_WAIT] = {.name = "sem_wait", .symbol = "sem_wait", .deep = true, .libc = true},
     [PY_PROBE_SEM_CLOCKWAIT] = {.name = "sem_clockwait",
 				.symbol = "sem_clockwait",
@@ -70,7 +82,9 @@ const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
 const char *const head_lock_calls[] = {"PyThread_acquire_lock", "PyThread_acquire_lock_timed",
 				       NULL};
 
-/* Measured with offsetof() against each version's internal headers. */
+/* 3.10-3.12, which have no _Py_DebugOffsets: measured with offsetof()
+ * against each version's internal headers.
+ */
 static const struct python_layout layouts[] = {
     {.minor = 10,
      .runtime_gil = 352,
@@ -164,37 +178,6 @@ static const struct python_layout layouts[] = {
 	       .unicode_compact_data = 56,
 	       .bytes_size = 16,
 	       .bytes_data = 32}},
-    {.minor = 13,
-     .runtime_interp_head = 632,
-     .interp_ceval_gil = 16,
-     .interp_gc_stats = 7528,
-     .interp_gc_collecting = 7600,
-     .gil_last_holder = 8,
-     .gil_locked = 16,
-     .gil_cond = 32,
-     .gil_switch_number = 24,
-     .tstate_thread_id = 152,
-     .tstate_native_thread_id = 160,
-     .stack = {.interp_threads_head = 7344,
-	       .tstate_next = 8,
-	       .tstate_frame = 72,
-	       .frame_previous = 8,
-	       .frame_code = 0,
-	       .frame_instr = 56,
-	       .frame_owner = 70,
-	       .frame_owner_shim = 3,
-	       .code_filename = 112,
-	       .code_name = 120,
-	       .code_qualname = 128,
-	       .code_firstlineno = 68,
-	       .code_linetable = 136,
-	       .code_adaptive = 200,
-	       .unicode_length = 16,
-	       .unicode_state = 32,
-	       .unicode_ascii_data = 40,
-	       .unicode_compact_data = 56,
-	       .bytes_size = 16,
-	       .bytes_data = 32}},
 };
 
 int python_version__from_filename(const char *path, unsigned *major, unsigned *minor)
@@ -242,6 +225,20 @@ static int micro_from_image(struct elf_file *ef, unsigned major, unsigned minor,
 	return -ENOENT;
 }
 
+/* "python3.14t", "libpython3.14t.so.1.0": the ABI suffix of free-threaded
+ * builds (Py_GIL_DISABLED), for builds whose table does not say.
+ */
+static bool free_threaded_name(const char *path)
+{
+	const char *base = strrchr(path, '/'), *p;
+	unsigned major, minor;
+	int end = 0;
+
+	base = base ? base + 1 : path;
+	p = strstr(base, "python");
+	return p && sscanf(p, "python%u.%u%n", &major, &minor, &end) == 2 && end && p[end] == 't';
+}
+
 int python_build__detect(struct elf_file *ef, const char *path, struct python_build *b)
 {
 	struct elf_symbol sym;
@@ -262,118 +259,36 @@ int python_build__detect(struct elf_file *ef, const char *path, struct python_bu
 	}
 	if (!b->version[0])
 		snprintf(b->version, sizeof(b->version), "%u.%u.%u", b->major, b->minor, b->micro);
-	return 0;
-}
-
-/* _Py_DebugOffsets as of 3.13.0, read as an array of uint64_t. */
-enum {
-	DBG_COOKIE = 0,
-	DBG_VERSION = 1,
-	DBG_FREE_THREADED = 2,
-	DBG_RUNTIME_INTERP_HEAD = 5,
-	DBG_INTERP_GC = 10,
-	DBG_INTERP_CEVAL_GIL = 14,
-	DBG_INTERP_GIL_STATE = 15,
-	DBG_INTERP_GIL_LOCKED = 17,
-	DBG_INTERP_GIL_HOLDER = 18,
-	DBG_INTERP_THREADS_HEAD = 9,
-	DBG_TSTATE_NEXT = 21,
-	DBG_TSTATE_CURRENT_FRAME = 23,
-	DBG_TSTATE_THREAD_ID = 24,
-	DBG_TSTATE_NATIVE_THREAD_ID = 25,
-	DBG_FRAME_PREVIOUS = 29,
-	DBG_FRAME_EXECUTABLE = 30,
-	DBG_FRAME_INSTR_PTR = 31,
-	DBG_FRAME_OWNER = 33,
-	DBG_CODE_FILENAME = 35,
-	DBG_CODE_NAME = 36,
-	DBG_CODE_QUALNAME = 37,
-	DBG_CODE_LINETABLE = 38,
-	DBG_CODE_FIRSTLINENO = 39,
-	DBG_CODE_ADAPTIVE = 43,
-	DBG_BYTES_SIZE = 65,
-	DBG_BYTES_DATA = 66,
-	DBG_UNICODE_STATE = 68,
-	DBG_UNICODE_LENGTH = 69,
-	DBG_UNICODE_ASCII_SIZE = 70,
-	DBG_WORDS = 71,
-};
-
-int python_layout__from_debug_offsets(const void *raw, size_t len, struct python_layout *l)
-{
-	uint64_t w[DBG_WORDS];
-
-	if (len < sizeof(w))
-		return -EINVAL;
-	memcpy(w, raw, sizeof(w));
-	if (memcmp(&w[DBG_COOKIE], "xdebugpy", 8))
-		return -ENOENT;
-	if (((w[DBG_VERSION] >> 16) & 0xffff) != 0x030d)
-		return -EPROTONOSUPPORT; /* the layout of this table changes per minor */
-	if (w[DBG_FREE_THREADED])
-		return -EPROTONOSUPPORT;
-	l->minor = 13;
-	l->runtime_gil = 0;
-	l->runtime_interp_head = w[DBG_RUNTIME_INTERP_HEAD];
-	l->interp_ceval_gil = w[DBG_INTERP_CEVAL_GIL];
-	/* generation_stats inside struct _gc_runtime_state: not published. */
-	l->interp_gc_stats = w[DBG_INTERP_GC] + 128;
-	l->interp_gc_collecting = w[DBG_INTERP_GC] + 200;
-	/* Published relative to the interpreter (its _gil member). */
-	if (w[DBG_INTERP_GIL_LOCKED] < w[DBG_INTERP_GIL_STATE] ||
-	    w[DBG_INTERP_GIL_HOLDER] < w[DBG_INTERP_GIL_STATE])
-		return -EINVAL;
-	l->gil_locked = w[DBG_INTERP_GIL_LOCKED] - w[DBG_INTERP_GIL_STATE];
-	l->gil_last_holder = w[DBG_INTERP_GIL_HOLDER] - w[DBG_INTERP_GIL_STATE];
-	l->gil_cond = 32; /* not published; measured */
-	l->gil_switch_number = 24;
-	l->tstate_thread_id = w[DBG_TSTATE_THREAD_ID];
-	l->tstate_native_thread_id = w[DBG_TSTATE_NATIVE_THREAD_ID];
-	l->stack = (struct python_stack_layout){
-	    .interp_threads_head = w[DBG_INTERP_THREADS_HEAD],
-	    .tstate_next = w[DBG_TSTATE_NEXT],
-	    .tstate_frame = w[DBG_TSTATE_CURRENT_FRAME],
-	    .frame_previous = w[DBG_FRAME_PREVIOUS],
-	    .frame_code = w[DBG_FRAME_EXECUTABLE],
-	    .frame_instr = w[DBG_FRAME_INSTR_PTR],
-	    .frame_owner = w[DBG_FRAME_OWNER],
-	    /* Not published in _Py_DebugOffsets: FRAME_OWNED_BY_CSTACK of 3.13. */
-	    .frame_owner_shim = 3,
-	    .code_filename = w[DBG_CODE_FILENAME],
-	    .code_name = w[DBG_CODE_NAME],
-	    .code_qualname = w[DBG_CODE_QUALNAME],
-	    .code_firstlineno = w[DBG_CODE_FIRSTLINENO],
-	    .code_linetable = w[DBG_CODE_LINETABLE],
-	    .code_adaptive = w[DBG_CODE_ADAPTIVE],
-	    .unicode_length = w[DBG_UNICODE_LENGTH],
-	    .unicode_state = w[DBG_UNICODE_STATE],
-	    .unicode_ascii_data = w[DBG_UNICODE_ASCII_SIZE],
-	    /* PyCompactUnicodeObject adds utf8_length and utf8: not published. */
-	    .unicode_compact_data = w[DBG_UNICODE_ASCII_SIZE] + 16,
-	    .bytes_size = w[DBG_BYTES_SIZE],
-	    .bytes_data = w[DBG_BYTES_DATA],
-	};
+	b->free_threaded = free_threaded_name(path);
 	return 0;
 }
 
 int python_build__resolve_layout(struct elf_file *ef, struct python_build *b)
 {
+	uint8_t raw[DEBUG_OFFSETS_MAX];
 	struct elf_symbol runtime;
-	uint64_t raw[DBG_WORDS];
+	struct debug_offsets_id id;
 	size_t i;
+	int err;
 
-	if (b->major != 3)
+	if (b->major != 3 || b->free_threaded)
 		return -EPROTONOSUPPORT;
-	if (b->minor >= 13 && !elf_file__find_symbol(ef, "_PyRuntime", &runtime) &&
-	    !elf_file__read(ef, runtime.vaddr, raw, sizeof(raw))) {
-		int err = python_layout__from_debug_offsets(raw, sizeof(raw), &b->layout);
-
-		if (!err) {
-			b->layout_from_debug_offsets = 1;
-			return 0;
+	/* 3.13+: the build's own table, however new; older ones have none. */
+	if (b->minor >= 13) {
+		if (elf_file__find_symbol(ef, "_PyRuntime", &runtime) ||
+		    elf_file__read(ef, runtime.vaddr, raw, sizeof(raw)))
+			return -ENOENT;
+		err = debug_offsets__parse(raw, sizeof(raw), &b->layout, &id);
+		if (err != -ENOENT) {
+			/* The table names the build it describes. */
+			b->major = id.major;
+			b->minor = id.minor;
 		}
-		if (err == -EPROTONOSUPPORT)
-			return err;
+		b->free_threaded = id.free_threaded;
+		b->layout_unknown = err == -EPROTONOSUPPORT && !id.free_threaded;
+		if (!err)
+			b->layout_from_debug_offsets = 1;
+		return err == -ENOENT ? -EPROTONOSUPPORT : err;
 	}
 	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
 		if (layouts[i].minor == b->minor) {

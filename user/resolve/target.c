@@ -8,6 +8,7 @@
 #include "log.h"
 #include "proc.h"
 #include "symbol_ladder.h"
+#include "method_table.h"
 #include "target.h"
 
 struct find_ctx {
@@ -192,11 +193,24 @@ static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
 
 		if (i == PY_PROBE_GC && t->gc_usdt)
 			r = NULL;
-		if (!p->libc)
-			t->absent[i] = symbol_ladder__find(&l, p->symbol, r ? r->callers : NULL,
-							   r ? r->calls : NULL, &t->sym[i])
-					   ? PROBE_NOT_FOUND
-					   : PROBE_PRESENT;
+		/* 3.15 keeps no per-generation counters that tell which
+		 * generation an automatic collection picked: gc__start says.
+		 */
+		if (i == PY_PROBE_GC && t->gc_usdt && t->build.minor >= 13 &&
+		    !t->build.layout.interp_gc_stats) {
+			t->absent[i] = PROBE_NOT_FOUND;
+			continue;
+		}
+		if (p->libc)
+			continue;
+		t->absent[i] = symbol_ladder__find(&l, p->symbol, r ? r->callers : NULL,
+						   r ? r->calls : NULL, &t->sym[i]) &&
+				       (!p->method || method_table__callee(
+							  ef, p->method->method, p->method->marker,
+							  p->method->check_method,
+							  p->method->check_fn, &t->sym[i]))
+				   ? PROBE_NOT_FOUND
+				   : PROBE_PRESENT;
 	}
 	head_lock_sites__resolve(&t->head_lock_sites, &t->build, t->python_bias, ef, &l);
 	symbol_ladder__close(&l);

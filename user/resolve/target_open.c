@@ -30,9 +30,19 @@ static int explain_open_error(const struct gw_target *t, pid_t pid, int err)
 		gw_err("pid %d (%s) is not a CPython process", pid, t->comm);
 		return GW_EXIT_NOT_PYTHON;
 	case -EPROTONOSUPPORT:
-		gw_err("pid %d (%s): python %s (%s) is not supported; gilwatch supports "
-		       "CPython 3.10 to 3.13",
-		       pid, t->comm, t->build.version, t->python_path);
+		if (t->build.free_threaded)
+			gw_err(
+			    "pid %d (%s): free-threaded CPython %u.%ut is not supported yet (%s)",
+			    pid, t->comm, t->build.major, t->build.minor, t->python_path);
+		else if (t->build.layout_unknown)
+			gw_err(
+			    "pid %d (%s): %u.%u: debug offsets layout not known to this gilwatch "
+			    "(%s); it supports CPython 3.10 to 3.15",
+			    pid, t->comm, t->build.major, t->build.minor, t->python_path);
+		else
+			gw_err("pid %d (%s): python %s (%s) is not supported; gilwatch supports "
+			       "CPython 3.10 to 3.15",
+			       pid, t->comm, t->build.version, t->python_path);
 		return GW_EXIT_UNSUPPORTED;
 	case -ENOENT:
 		gw_err("pid %d (%s): cannot tell the Python version of %s", pid, t->comm,

@@ -6,10 +6,11 @@
 #include "lock_object.h"
 
 /* PyObject_HEAD, then the RLock's fields (measured on 3.10.13, 3.11.7,
- * 3.12.1, 3.13.0 and Debian's 3.11.2).
+ * 3.12.1, 3.13.0 and Debian's 3.11.2: {PyThread_type_lock; owner; count};
+ * 3.14 and 3.15 keep a _PyRecursiveMutex {PyMutex; thread; level} there).
  */
 #define OB_TYPE 8
-#define RLOCK_SEM 16
+#define RLOCK_LOCK 16
 #define RLOCK_OWNER 24
 #define RLOCK_COUNT 32
 #define TP_NAME 24	  /* PyTypeObject.tp_name, after PyObject_VAR_HEAD */
@@ -70,10 +71,10 @@ static enum type_kind kind_of(const struct mem_source *mem, struct type_cache *c
 }
 
 /* obj, or the object a bound builtin method of it is bound to, if it is
- * an RLock over sem.
+ * an RLock over lock: its semaphore (3.10-3.13) or its PyMutex (3.14+).
  */
 static bool rlock_over(const struct mem_source *mem, struct type_cache *c, uint64_t obj,
-		       uint64_t sem, struct rlock_view *out)
+		       uint64_t lock, bool pymutex, struct rlock_view *out)
 {
 	uint64_t type = u64(mem, obj + OB_TYPE);
 	enum type_kind k;
@@ -86,17 +87,22 @@ static bool rlock_over(const struct mem_source *mem, struct type_cache *c, uint6
 		type = obj ? u64(mem, obj + OB_TYPE) : 0;
 		k = type ? kind_of(mem, c, type) : TYPE_OTHER;
 	}
-	if (k != TYPE_RLOCK || u64(mem, obj + RLOCK_SEM) != sem)
+	if (k != TYPE_RLOCK || (pymutex ? obj + RLOCK_LOCK : u64(mem, obj + RLOCK_LOCK)) != lock)
 		return false;
 	out->obj = obj;
 	out->owner_ident = u64(mem, obj + RLOCK_OWNER);
 	out->count = u64(mem, obj + RLOCK_COUNT);
+	/* A _PyRecursiveMutex counts the acquisitions after the first, and is
+	 * held while its PyMutex is locked (bit 0).
+	 */
+	if (pymutex)
+		out->count = u64(mem, obj + RLOCK_LOCK) & 1 ? out->count + 1 : 0;
 	return true;
 }
 
 bool lock_object__supported(const struct gw_target *t)
 {
-	return t->build.major == 3 && t->build.minor >= 10 && t->build.minor <= 13;
+	return t->build.major == 3 && t->build.minor >= 10 && t->build.minor <= 15;
 }
 
 /* The frame's first bytes, as many as can be read (a frame may sit at the
@@ -124,9 +130,12 @@ int lock_object__find_rlock(const struct gw_target *t, const struct mem_source *
 	for (depth = 0; frame && depth < FRAMES; depth++) {
 		n = read_window(mem, frame, w, len);
 		for (i = 0; i < n; i++) {
+			/* 3.14+ value stacks hold tagged references (_PyStackRef). */
+			uint64_t obj = t->build.minor >= 14 ? w[i] & ~3ull : w[i];
+
 			/* Objects are 8-byte aligned user-space addresses. */
-			if (w[i] >= 4096 && !(w[i] & 7) && w[i] < (1ull << 47) &&
-			    rlock_over(mem, &c, w[i], sem, out))
+			if (obj >= 4096 && !(obj & 7) && obj < (1ull << 47) &&
+			    rlock_over(mem, &c, obj, sem, t->build.minor >= 14, out))
 				return 0;
 		}
 		frame = u64(mem, frame + t->build.layout.stack.frame_previous);

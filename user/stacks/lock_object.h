@@ -2,8 +2,9 @@
 /* The threading.RLock a blocked thread waits for, and its owner, read from
  * another process: a process that froze before gilwatch came shows who
  * holds an RLock in the lock object itself (CPython 3.10-3.13:
- * _thread.RLock is {PyObject_HEAD; PyThread_type_lock; owner ident; count}).
- * A threading.Lock has no owner to read.
+ * _thread.RLock is {PyObject_HEAD; PyThread_type_lock; owner ident; count},
+ * 3.14+ {PyObject_HEAD; PyMutex; owner ident; level}). A threading.Lock
+ * has no owner to read.
  */
 #ifndef GW_LOCK_OBJECT_H
 #define GW_LOCK_OBJECT_H
@@ -23,7 +24,8 @@ struct rlock_view {
 
 /* Whether t's RLocks have the layout above. */
 bool lock_object__supported(const struct gw_target *t);
-/* The RLock whose semaphore sem a thread sleeps on, among the objects its
+/* The RLock a thread sleeps on, sem (its semaphore; 3.14+: its PyMutex, as
+ * parking_lot.h names it), among the objects its
  * innermost Python frames (from frame outwards) point to: a `with` keeps
  * the lock's bound __exit__ on the frame's stack, `acquire()` the lock.
  * -ENOENT if none is found.

@@ -448,8 +448,23 @@ int native_unwinder__copy_stack(struct native_unwinder *u, pid_t tid, uint64_t s
 	return u->stack_len ? 0 : -EFAULT;
 }
 
+/* ip, sp and the callee-saved registers, all known. */
+static void set_regs(struct native_unwinder *u, const struct gw_user_regs *regs)
+{
+	u->regs[DW_RIP] = regs->ip;
+	u->regs[DW_RSP] = regs->sp;
+	u->regs[DW_RBP] = regs->bp;
+	u->regs[DW_RBX] = regs->bx;
+	u->regs[DW_R12] = regs->r12;
+	u->regs[DW_R13] = regs->r13;
+	u->regs[DW_R14] = regs->r14;
+	u->regs[DW_R15] = regs->r15;
+	u->regs_known = 1u << DW_RIP | 1u << DW_RSP | 1u << DW_RBP | 1u << DW_RBX | 1u << DW_R12 |
+			1u << DW_R13 | 1u << DW_R14 | 1u << DW_R15;
+}
+
 int native_unwinder__blocked(struct native_unwinder *u, pid_t tid, uint64_t pc, uint64_t sp,
-			     struct native_stack *out)
+			     const struct gw_user_regs *saved, struct native_stack *out)
 {
 	int ret;
 
@@ -457,9 +472,13 @@ int native_unwinder__blocked(struct native_unwinder *u, pid_t tid, uint64_t pc, 
 		return -EINVAL;
 	out->n = 0;
 	out->truncated = 0;
-	u->regs[DW_RIP] = pc;
-	u->regs[DW_RSP] = sp;
-	u->regs_known = 1u << DW_RIP | 1u << DW_RSP;
+	if (saved && saved->ip == pc && saved->sp == sp) {
+		set_regs(u, saved);
+	} else {
+		u->regs[DW_RIP] = pc;
+		u->regs[DW_RSP] = sp;
+		u->regs_known = 1u << DW_RIP | 1u << DW_RSP;
+	}
 	load_modules(u);
 	ret = unwind(u, tid, out);
 	if (!ret)
@@ -479,16 +498,7 @@ int native_unwinder__snapshot(struct native_unwinder *u, pid_t tid, const struct
 	out->truncated = 0;
 	if (!regs->ip || !regs->sp)
 		return -EINVAL;
-	u->regs[DW_RIP] = regs->ip;
-	u->regs[DW_RSP] = regs->sp;
-	u->regs[DW_RBP] = regs->bp;
-	u->regs[DW_RBX] = regs->bx;
-	u->regs[DW_R12] = regs->r12;
-	u->regs[DW_R13] = regs->r13;
-	u->regs[DW_R14] = regs->r14;
-	u->regs[DW_R15] = regs->r15;
-	u->regs_known = 1u << DW_RIP | 1u << DW_RSP | 1u << DW_RBP | 1u << DW_RBX | 1u << DW_R12 |
-			1u << DW_R13 | 1u << DW_R14 | 1u << DW_R15;
+	set_regs(u, regs);
 	load_modules(u);
 	u->stack = stack;
 	u->stack_len = len;

@@ -69,14 +69,15 @@ int native_unwinder__thread(struct native_unwinder *u, pid_t tid, struct native_
  */
 int native_unwinder__copy_stack(struct native_unwinder *u, pid_t tid, uint64_t sp);
 /* A thread blocked in a system call, never stopped: from the pc and stack
- * pointer it entered the call with (proc__syscall()), its stack read from
- * the copy native_unwinder__copy_stack() made, if any, else live. Other
- * registers are unknown: the unwind ends (truncated) at a frame whose CFI
- * needs one that no inner frame saved. The caller checks that the thread
- * stayed in the call meanwhile.
+ * pointer it entered the call with (proc__syscall()), and the callee-saved
+ * registers if saved is not NULL (then its ip and sp are those), its stack
+ * read from the copy native_unwinder__copy_stack() made, if any, else live.
+ * Without them the unwind ends (truncated) at a frame whose CFI needs a
+ * register no inner frame saved (rbp, in frame-pointer code). The caller
+ * checks that the thread stayed in the call meanwhile.
  */
 int native_unwinder__blocked(struct native_unwinder *u, pid_t tid, uint64_t pc, uint64_t sp,
-			     struct native_stack *out);
+			     const struct gw_user_regs *saved, struct native_stack *out);
 /* From registers and a copy of the stack taken elsewhere (a BPF program at
  * an event): reads outside [stack_addr, stack_addr + len) fall back to the
  * live process, which may be gone (the unwind then stops there, truncated).

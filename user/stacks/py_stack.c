@@ -335,8 +335,10 @@ int py_reader__stack(struct py_reader *r, uint64_t frame, struct py_stack *out)
 			break;
 		}
 		code = u64_at(hdr, l->frame_code);
+		if (l->frame_code_tagged)
+			code &= ~3ull;
 		instr = r->minor <= 10 ? u32_at(hdr, l->frame_instr) : u64_at(hdr, l->frame_instr);
-		if (!l->frame_owner_shim || hdr[l->frame_owner] != l->frame_owner_shim) {
+		if (!l->frame_owner_shim || hdr[l->frame_owner] < l->frame_owner_shim) {
 			if (py_reader__frame(r, code, instr, &out->f[out->n])) {
 				out->truncated = 1;
 				break;

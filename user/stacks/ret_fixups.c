@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -45,31 +46,50 @@ bool ret_fixups__available(void)
 	return retfix() != NULL;
 }
 
-int ret_fixups__read(pid_t tid, struct gw_ret_fixup *out, unsigned max)
+/* Runs iterator prog on thread tid alone: its records of size each, at
+ * most max, into out. The number read.
+ */
+static unsigned read_task(struct bpf_program *prog, pid_t tid, void *out, size_t size, unsigned max)
 {
 	union bpf_iter_link_info info = {.task.tid = tid};
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
-	struct retfix_bpf *s = retfix();
 	struct bpf_link *link;
 	unsigned n = 0;
-	ssize_t got;
 	int fd;
 
-	if (!s)
-		return 0;
-	link = bpf_program__attach_iter(s->progs.gw_ret_fixups, &opts);
+	link = bpf_program__attach_iter(prog, &opts);
 	if (!link)
 		return 0;
 	fd = bpf_iter_create(bpf_link__fd(link));
 	while (fd >= 0 && n < max) {
-		got = read(fd, &out[n], sizeof(out[n]));
-		if (got != sizeof(out[n]))
+		uint8_t *rec = (uint8_t *)out + n * size;
+
+		if (read(fd, rec, size) != (ssize_t)size)
 			break;
-		if (out[n].tid == (__u32)tid)
+		/* Each record starts with its thread id. */
+		if (*(__u32 *)rec == (__u32)tid)
 			n++;
 	}
 	if (fd >= 0)
 		close(fd);
 	bpf_link__destroy(link);
 	return n;
+}
+
+int ret_fixups__read(pid_t tid, struct gw_ret_fixup *out, unsigned max)
+{
+	struct retfix_bpf *s = retfix();
+
+	return s ? (int)read_task(s->progs.gw_ret_fixups, tid, out, sizeof(*out), max) : 0;
+}
+
+int ret_fixups__task_regs(pid_t tid, struct gw_user_regs *out)
+{
+	struct retfix_bpf *s = retfix();
+	struct gw_task_regs r;
+
+	if (!s || read_task(s->progs.gw_task_regs, tid, &r, sizeof(r), 1) != 1)
+		return -ENOENT;
+	*out = r.regs;
+	return 0;
 }

@@ -65,18 +65,25 @@ uint64_t stack_collector__tstate(const struct stack_collector *c, pid_t tid)
 static int unwind_blocked_once(struct stack_collector *c, pid_t tid, struct native_stack *out)
 {
 	struct proc_syscall before, after;
+	struct gw_user_regs saved;
+	bool have_saved;
 	int err;
 
 	if (proc__syscall(c->t->pid, tid, &before) ||
 	    native_unwinder__copy_stack(c->native, tid, before.sp))
 		return -EAGAIN;
+	/* Read between the two looks: the same call throughout, so the
+	 * registers saved at its entry still hold.
+	 */
+	have_saved = !ret_fixups__task_regs(tid, &saved);
 	/* Back asleep at the same place is the same stack: a GIL waiter re-enters
 	 * its timed wait on either of the condvar's futex words.
 	 */
 	if (proc__syscall(c->t->pid, tid, &after) || after.nr != before.nr ||
 	    after.sp != before.sp || after.pc != before.pc)
 		return -EAGAIN;
-	err = native_unwinder__blocked(c->native, tid, before.pc, before.sp, out);
+	err = native_unwinder__blocked(c->native, tid, before.pc, before.sp,
+				       have_saved ? &saved : NULL, out);
 	return err;
 }
 

@@ -10,12 +10,11 @@
 static const char *const gc_functions[] = {"gc_collect_main", "gc_collect_with_callback",
 					   "gc_collect_region", "_PyGC_Collect", NULL};
 static const char *const gil_waits[] = {"take_gil", NULL};
-static const char *const lock_waits[] = {"PyThread_acquire_lock_timed",
-					 "PyThread_acquire_lock",
-					 "sem_wait",
-					 "sem_clockwait",
-					 "sem_timedwait",
-					 NULL};
+static const char *const lock_waits[] = {"PyThread_acquire_lock_timed", "PyThread_acquire_lock",
+					 "sem_wait", "sem_clockwait", "sem_timedwait",
+					 /* PyMutex (3.13+), exported by stripped builds too */
+					 "_PyMutex_LockTimed", "_PyParkingLot_Park",
+					 "_PySemaphore_Wait", NULL};
 
 static bool head_lock_taken(const struct mem_source *mem, uint64_t sem)
 {
