@@ -127,6 +127,7 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Ii
 FUZZ_TARGETS := linetable py_stack
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_PY_STACK_SRCS := user/stacks/py_stack.c user/stacks/linetable.c user/lib/proc.c \
+	user/resolve/debug_offsets.c \
 	user/resolve/python_build.c user/resolve/elf_file.c
 
 $(OUTPUT)/fuzz:
@@ -138,8 +139,9 @@ $(OUTPUT)/fuzz/fuzz_linetable: tests/fuzz/fuzz_linetable.c user/stacks/linetable
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 $(OUTPUT)/fuzz/fuzz_py_stack: tests/fuzz/fuzz_py_stack.c $(FUZZ_PY_STACK_SRCS) \
-		$(wildcard user/*/*.h include/*.h) | $(OUTPUT)/fuzz
-	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lelf -lz -o $@
+		$(wildcard user/*/*.h include/*.h) | $(OUTPUT)/fuzz $(SID_READY)
+	$(CLANG) $(FUZZ_CFLAGS) -DGW_SID_ROOT='"$(abspath $(SID))/root"' $(filter %.c,$^) \
+		-lelf -lz -o $@
 
 fuzz: $(FUZZ_BINS)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir -p $(OUTPUT)/fuzz/artifacts && \

@@ -6,10 +6,12 @@
  * string and a frame must not crash (ASan, UBSan), leak, or take long, and
  * must give a bounded stack of NUL-terminated, valid UTF-8 names.
  *
- * Input: byte 0: bits 0-1 the layout (3.10 + n, python_build.c's table),
- * bit 2 check code objects' ob_type, bit 3 the start is a thread state
- * (else a frame); u32 start offset; u32 offset of "PyCode_Type"; then the
- * image, mapped at IMG_BASE. Offsets are little-endian, from IMG_BASE.
+ * Input: byte 0: bits 0-1 and 4 the layout (3.10 + n modulo 6: 3.10-3.12
+ * from python_build.c's table, 3.13-3.15 from the _Py_DebugOffsets of
+ * Debian unstable's builds), bit 2 check code objects' ob_type, bit 3 the
+ * start is a thread state (else a frame); u32 start offset; u32 offset of
+ * "PyCode_Type"; then the image, mapped at IMG_BASE. Offsets are
+ * little-endian, from IMG_BASE.
  *
  * With GW_FUZZ_SEEDS=dir, the binary writes valid images for each layout
  * there and exits: seeds that follow the layouts gilwatch actually uses.
@@ -28,8 +30,20 @@
 #define HDR 9
 #define F_CODE_TYPE 4
 #define F_TSTATE 8
+#define F_LAYOUT_HIGH 16
+#define LAYOUTS 6
 
-static struct python_layout layouts[4];
+static struct python_layout layouts[LAYOUTS];
+
+static unsigned layout_of(uint8_t flags)
+{
+	return ((flags & 3) | (flags & F_LAYOUT_HIGH ? 4 : 0)) % LAYOUTS;
+}
+
+static uint8_t layout_flags(unsigned v)
+{
+	return (v & 3) | (v & 4 ? F_LAYOUT_HIGH : 0);
+}
 
 struct image {
 	const uint8_t *p;
@@ -115,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	im = (struct image){data + HDR, size - HDR};
 	start = IMG_BASE + u32_at(data + 1);
 	other = IMG_BASE + u32_at(data + 5);
-	if (py_reader__init(&r, &layouts[data[0] & 3], data[0] & F_CODE_TYPE ? other : 0,
+	if (py_reader__init(&r, &layouts[layout_of(data[0])], data[0] & F_CODE_TYPE ? other : 0,
 			    (struct mem_source){.read = img_read, .ctx = &im}))
 		abort();
 	frame = start;
@@ -244,7 +258,8 @@ static uint64_t s_frame(struct seed *s, uint64_t code, unsigned unit, uint64_t p
 	uint64_t f = s_alloc(s, 128);
 
 	s_put64(s, f + l->frame_previous, prev);
-	s_put64(s, f + l->frame_code, code);
+	/* 3.14+: a tagged reference (a deferred one has bit 0 set). */
+	s_put64(s, f + l->frame_code, l->frame_code_tagged ? code | 1 : code);
 	if (s->pl->minor == 10) {
 		uint32_t lasti = unit;
 
@@ -301,7 +316,7 @@ static void write_seeds(const char *dir)
 			      ucs4[] = {0x1d4bb, 0x1d4ca, 'x', 0x1f40d};
 	unsigned v, n;
 
-	for (v = 0; v < 4; v++) {
+	for (v = 0; v < LAYOUTS; v++) {
 		static struct seed s;
 		const struct python_stack_layout *l = &layouts[v].stack;
 		uint64_t code_type, ts, cf, a, b, c, shim, fr;
@@ -330,31 +345,38 @@ static void write_seeds(const char *dir)
 		/* 3.12+ skip the shim frame. */
 		n = layouts[v].minor >= 12 ? 3 : 4;
 		snprintf(name, sizeof(name), "tstate-3.%u", layouts[v].minor);
-		write_seed(dir, name, v | F_CODE_TYPE | F_TSTATE, ts, code_type, &s, n);
+		write_seed(dir, name, layout_flags(v) | F_CODE_TYPE | F_TSTATE, ts, code_type, &s,
+			   n);
 		snprintf(name, sizeof(name), "frame-3.%u", layouts[v].minor);
-		write_seed(dir, name, v, fr, c, &s, n);
+		write_seed(dir, name, layout_flags(v), fr, c, &s, n);
 	}
 }
 
-/* The layouts gilwatch uses for 3.10-3.13; this binary has no _PyRuntime,
- * so 3.13 comes from the table too, not from _Py_DebugOffsets.
+/* The layouts gilwatch uses: 3.10-3.12 from its table (this binary stands
+ * in for a build), 3.13+ from real builds' _Py_DebugOffsets.
  */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	static const char *const builds[LAYOUTS] = {"/proc/self/exe",
+						    "/proc/self/exe",
+						    "/proc/self/exe",
+						    GW_SID_ROOT "/usr/bin/python3.13",
+						    GW_SID_ROOT "/usr/bin/python3.14",
+						    GW_SID_ROOT "/usr/bin/python3.15"};
 	const char *seeds = getenv("GW_FUZZ_SEEDS");
 	struct elf_file ef;
 	unsigned i;
 
-	if (elf_file__open(&ef, "/proc/self/exe"))
-		abort();
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < LAYOUTS; i++) {
 		struct python_build b = {.major = 3, .minor = 10 + i};
 
+		if (elf_file__open(&ef, builds[i]))
+			abort();
 		if (python_build__resolve_layout(&ef, &b) || b.layout.minor != 10 + i)
 			abort();
 		layouts[i] = b.layout;
+		elf_file__close(&ef);
 	}
-	elf_file__close(&ef);
 	if (seeds) {
 		write_seeds(seeds);
 		exit(0);
