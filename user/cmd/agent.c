@@ -407,7 +407,8 @@ static void raise_open_files_limit(void)
 
 int agent__run(const struct agent_opts *opts)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	/* SA_RESTART: see watch.c; polls and sleeps still return at once. */
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
 	struct agent *a = calloc(1, sizeof(*a));
 	int code = GW_EXIT_OK, err;
 	size_t i;

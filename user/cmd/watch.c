@@ -65,7 +65,11 @@ static void run_loop(struct watch *w)
 
 int watch__run(const struct watch_opts *opts)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	/* SA_RESTART: a write to a full stdout pipe interrupted by the signal
+	 * would fail, and stdio drop what it held (a record cut in the middle).
+	 * Polls and sleeps still return at once.
+	 */
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
 	struct session_opts so = {.deep = opts->detection.deep,
 				  .json = opts->json,
 				  .out = stdout,
