@@ -6,6 +6,7 @@
 
 #include "bpf_loader.h"
 #include "clock.h"
+#include "detach_later.h"
 #include "exit_codes.h"
 #include "log.h"
 #include "privileges.h"
@@ -115,6 +116,9 @@ int watch__run(const struct watch_opts *opts)
 		if (err)
 			gw_info("keeping all capabilities: %s", strerror(-err));
 		run_loop(&w);
+		err = detach_later__arm();
+		if (err)
+			gw_debug("detaching before exit: %s", strerror(-err));
 		session__close(w.session, true);
 	}
 	bpf_loader__close(&w.bpf);
