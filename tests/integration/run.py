@@ -117,7 +117,9 @@ def test_deep(python, label):
 
 
 # A freeze that does not happen in time fails the test: never a silent pass.
-FREEZE_ATTEMPTS = 3
+# Under watch, Debian's 3.11 freezes in about half the runs of 15 s (its main
+# thread is starved at a 1 us switch interval): five runs.
+FREEZE_ATTEMPTS = 5
 FREEZE_WITHIN = 15
 THRESHOLD_NS = 2_000_000_000  # --deadlock-after default
 
