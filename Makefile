@@ -98,7 +98,7 @@ bpf-budget: $(OUTPUT)/tests/bpf_budget
 $(OUTPUT)/tests/rejected.bpf.o: tests/unit/rejected.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/tests
 	$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 
-$(OUTPUT)/tests/test_python_build $(OUTPUT)/tests/test_debug_offsets: CFLAGS += \
+$(OUTPUT)/tests/test_python_build $(OUTPUT)/tests/test_debug_offsets $(OUTPUT)/tests/test_lock_type: CFLAGS += \
 	-DGW_SID_ROOT='"$(abspath $(SID))/root"'
 $(OUTPUT)/tests/test_bpf_load_diag: CFLAGS += -DGW_TEST_BPF_OBJ='"$(OUTPUT)/tests/rejected.bpf.o"'
 $(OUTPUT)/tests/test_bpf_load_diag: | $(OUTPUT)/tests/rejected.bpf.o

@@ -25,5 +25,6 @@ char LICENSE[] SEC("license") = "GPL";
 #include "frames.bpf.h"
 #include "gil.bpf.h"
 #include "locks.bpf.h"
+#include "pymutex_locks.bpf.h"
 #include "wait_sampler.bpf.h"
 #include "lifecycle.bpf.h"

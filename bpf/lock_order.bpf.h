@@ -3,9 +3,10 @@
 #ifndef GW_LOCK_ORDER_BPF_H
 #define GW_LOCK_ORDER_BPF_H
 
-static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now)
+static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now, enum gw_lock_kind kind)
 {
-	struct gw_lock_owner owner = {.pid = id >> 32, .tid = (__u32)id, .since = now};
+	struct gw_lock_owner owner = {
+	    .pid = id >> 32, .tid = (__u32)id, .since = now, .kind = kind};
 
 	bpf_map_update_elem(&lock_owner, &addr, &owner, BPF_ANY);
 }
@@ -21,8 +22,17 @@ static __always_inline void lock_acquired(__u64 id, __u64 addr, __u64 now)
 static __always_inline bool still_held(__u64 lock, __u32 tid)
 {
 	struct gw_lock_owner *o = bpf_map_lookup_elem(&lock_owner, &lock);
+	__u8 bits = 0;
 
-	return o && o->tid == tid;
+	if (!o || o->tid != tid)
+		return false;
+	/* Not every PyMutex release passes a probe (profile-guided builds
+	 * inline a hot lock method into its caller): the locked bit tells.
+	 */
+	if (o->kind == GW_LOCK_PYMUTEX &&
+	    (bpf_probe_read_user(&bits, sizeof(bits), (void *)lock) || !(bits & 1)))
+		return false;
+	return true;
 }
 
 static __always_inline __u64 lock_born_ns(__u32 pid, __u64 lock)
@@ -98,6 +108,23 @@ static __always_inline void held_remove(struct gw_thread_state *ts, __u64 lock)
 		ts->nheld--;
 		return;
 	}
+}
+
+/* Any thread may release a threading.Lock: forget the owner; one released
+ * by another thread than its acquirer is a signal.
+ */
+static __always_inline void lock_released(__u64 addr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), one = 1;
+	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
+	struct gw_lock_owner *owner;
+
+	owner = bpf_map_lookup_elem(&lock_owner, &addr);
+	if (owner && owner->tid != tid)
+		bpf_map_update_elem(&signal_locks, &addr, &one, BPF_ANY);
+	bpf_map_delete_elem(&lock_owner, &addr);
+	if (ts)
+		held_remove(ts, addr);
 }
 
 /* Set before load: --deep's programs are loaded. Without them the

@@ -18,7 +18,8 @@ int BPF_KPROBE(gw_sem_wait_enter, void *sem)
 {
 	struct gw_thread_state *ts = thread_state_get(bpf_get_current_pid_tgid());
 
-	if (!ts)
+	/* A parked PyMutex waiter's semaphore: the park names the mutex. */
+	if (!ts || ts->lock_wait_parked)
 		return 0;
 	forget_gil_wait(ts);
 	ts->lock_wait_addr = (__u64)sem;
@@ -35,10 +36,10 @@ int BPF_KRETPROBE(gw_sem_wait_exit, int ret)
 	__u32 tid = (__u32)id;
 	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
 
-	if (!ts || !ts->lock_wait_addr)
+	if (!ts || !ts->lock_wait_addr || ts->lock_wait_parked)
 		return 0;
 	if (ret == 0) {
-		lock_acquired(id, ts->lock_wait_addr, bpf_ktime_get_ns());
+		lock_acquired(id, ts->lock_wait_addr, bpf_ktime_get_ns(), GW_LOCK_SEMAPHORE);
 		if (deep_mode(ts->pid))
 			held_add(ts, ts->lock_wait_addr);
 	}
@@ -68,7 +69,7 @@ int BPF_KRETPROBE(gw_sem_try_exit, int ret)
 		return 0;
 	if (ret == 0) {
 		note_order(ts, id, ts->lock_try_addr, false);
-		lock_acquired(id, ts->lock_try_addr, bpf_ktime_get_ns());
+		lock_acquired(id, ts->lock_try_addr, bpf_ktime_get_ns(), GW_LOCK_SEMAPHORE);
 		held_add(ts, ts->lock_try_addr);
 	}
 	ts->lock_try_addr = 0;
@@ -78,18 +79,7 @@ int BPF_KRETPROBE(gw_sem_try_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(gw_sem_post_enter, void *sem)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid(), one = 1;
-	struct gw_thread_state *ts = bpf_map_lookup_elem(&thread_state, &tid);
-	struct gw_lock_owner *owner;
-	__u64 addr = (__u64)sem;
-
-	/* Any thread may release a threading.Lock: forget the owner. */
-	owner = bpf_map_lookup_elem(&lock_owner, &addr);
-	if (owner && owner->tid != tid)
-		bpf_map_update_elem(&signal_locks, &addr, &one, BPF_ANY);
-	bpf_map_delete_elem(&lock_owner, &addr);
-	if (ts)
-		held_remove(ts, addr);
+	lock_released((__u64)sem);
 	return 0;
 }
 
@@ -102,41 +92,48 @@ struct {
 	__type(value, struct gw_lock_site);
 } lock_sites SEC(".maps");
 
-/* PyThread_allocate_lock() initializes its semaphore: note the Python frames
- * that asked for the lock (threading.Lock(), a Condition, a queue),
- * innermost first. sem_init rather than a uretprobe on the allocator: no
- * uretprobe on a hot path (they can stall probe removal, see gil.bpf.h), and
- * LTO builds inline the allocator but still call libc.
+/* A new lock, perhaps where a freed one was: nothing of that one holds.
+ * Note the Python frames that asked for it (threading.Lock(), a Condition,
+ * a queue), innermost first.
  */
-SEC("uprobe")
-int BPF_KPROBE(gw_sem_init, void *lock)
+static __always_inline void lock_created(__u64 key)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct gw_lock_site site = {.pid = id >> 32};
-	__u64 key = (__u64)lock;
-	struct gw_proc_cfg *cfg;
 	struct gw_lock_key born = {.pid = site.pid, .addr = key};
 	__u64 now = bpf_ktime_get_ns();
+	struct gw_proc_cfg *cfg;
 	struct py_walk *w;
 
 	cfg = bpf_map_lookup_elem(&proc_cfg, &site.pid);
-	if (!cfg || !cfg->deep || !lock)
-		return 0;
-	/* A new lock, perhaps where a freed one was: nothing of that one holds. */
+	if (!cfg || !cfg->deep)
+		return;
 	bpf_map_update_elem(&lock_born, &born, &now, BPF_ANY);
 	bpf_map_delete_elem(&lock_owner, &key);
 	bpf_map_delete_elem(&signal_locks, &key);
 	bpf_map_delete_elem(&lock_sites, &key);
 	w = py_walk_start(cfg, GW_SITE_FRAMES, false);
 	if (!w)
-		return 0;
+		return;
 	py_walk_frames(w);
 	if (!w->n)
-		return 0;
+		return;
 	site.n = w->n;
 	bpf_probe_read_kernel(site.code, sizeof(site.code), w->code);
 	bpf_probe_read_kernel(site.instr, sizeof(site.instr), w->instr);
 	bpf_map_update_elem(&lock_sites, &key, &site, BPF_ANY);
+}
+
+/* PyThread_allocate_lock() initializes its semaphore: sem_init rather
+ * than a uretprobe on the allocator: no uretprobe on a hot path (they can
+ * stall probe removal, see gil.bpf.h), and LTO builds inline the allocator
+ * but still call libc.
+ */
+SEC("uprobe")
+int BPF_KPROBE(gw_sem_init, void *lock)
+{
+	if (lock)
+		lock_created((__u64)lock);
 	return 0;
 }
 

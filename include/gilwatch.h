@@ -101,6 +101,11 @@ struct gw_proc_cfg {
 	 * is probed (PY_PROBE_*_HEAD_LOCK).
 	 */
 	__u64 head_lock_sites;
+	/* Py_True and Py_None: what a PyMutex lock's acquire method returns
+	 * when it took the lock (pymutex_locks.bpf.h).
+	 */
+	__u64 py_true;
+	__u64 py_none;
 	struct gw_py_offsets py;
 };
 
@@ -148,6 +153,7 @@ struct gw_thread_state {
 	__u64 lock_wait_addr; /* semaphore of the lock being acquired */
 	__u64 lock_wait_start;
 	__u64 lock_try_addr; /* --deep: sem_trywait in progress */
+	__u64 pylock_addr;   /* --deep: a PyMutex lock's acquire method in progress */
 	__u32 gc_generation; /* -1 (3.13 automatic): see gc_collections */
 	__u32 frames_api;
 	__u32 gc_depth;	       /* nested gc_collect_main() calls (3.13 checks inside) */
@@ -159,15 +165,26 @@ struct gw_thread_state {
 	 * call, or from its entry where that call's site is not probed.
 	 */
 	__u32 frames_head_lock;
+	/* lock_wait_addr is a PyMutex a parked thread waits for (--deep), not
+	 * the semaphore it sleeps on.
+	 */
+	__u32 lock_wait_parked;
 };
 
-/* --deep: last thread that acquired a semaphore (map key: its address);
- * user space confirms it with the semaphore's value.
+enum gw_lock_kind {
+	GW_LOCK_SEMAPHORE, /* taken while its value is 0 */
+	GW_LOCK_PYMUTEX,   /* taken while bit 0 of its byte is set */
+};
+
+/* --deep: last thread that acquired a lock (map key: its address); user
+ * space confirms it with the lock's word.
  */
 struct gw_lock_owner {
 	__u32 pid;
 	__u32 tid;
 	__u64 since;
+	__u32 kind; /* enum gw_lock_kind */
+	__u32 pad;
 };
 
 /* --deep: where a PyThread_type_lock was created (map key: its address):

@@ -300,7 +300,7 @@ def test_abba_deep(python, label):
                   functions(e["where"]["native_stack"])), "edge native %s" % e["where"])
     check({t["tid"] for t in dl["threads"]} == {facts["first"], facts["second"]},
           "threads %s, expected %s" % (dl["threads"], facts))
-    if not label.startswith("3.13"):  # 3.13's threading.Lock is a PyMutex
+    if True:
         created = (os.path.join(TARGETS, "abba.py"), marker_line("abba.py", "LOCKS_CREATED"))
         for t in dl["threads"]:
             site = t.get("waits_for_created_at", {})
@@ -317,10 +317,7 @@ def test_abba_deep(python, label):
 # Builds whose threading.Lock is a PyMutex (Debian's 3.13.18, 3.14, 3.15):
 # --deep does not trace PyMutex acquisitions yet, so it knows no owners of
 # threading locks there (docs/probes.md). Listed, run, and expected to fail.
-PYMUTEX_LOCKS = ("3.13.18-debian", "3.14-debian", "3.14d", "3.14-embedded", "3.15-debian", "3.15d",
-                 "3.15-embedded")
-KNOWN_GAPS = {"%s %s" % (test, label): "--deep: no owners of PyMutex-based threading locks"
-              for test in ("test_abba_deep", "test_lock_reuse_deep") for label in PYMUTEX_LOCKS}
+KNOWN_GAPS = {}
 
 STALL_ARGS = ("--stall-after", "2")
 STALL_NS = 2_000_000_000
@@ -779,9 +776,8 @@ def main():
                       functools.partial(test_spawn_is_fine, python, label, "forkserver")))
         tests.append(("test_benign --deep " + label,
                       functools.partial(test_benign, python, label, "--deep")))
-        if not label.startswith("3.13"):  # 3.13's threading.Lock is a PyMutex
-            tests.append(("test_lock_reuse_deep " + label,
-                          functools.partial(test_lock_reuse_deep, python, label)))
+        tests.append(("test_lock_reuse_deep " + label,
+                      functools.partial(test_lock_reuse_deep, python, label)))
         if label == "3.11":  # --deep needs take_gil: not in the stripped build
             tests.append(("test_lock_order_head_gil " + label,
                           functools.partial(test_lock_order_head_gil, python, label)))

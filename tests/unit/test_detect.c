@@ -69,7 +69,7 @@ static bool fake_signal_lock(void *ctx, uint64_t addr)
 	return ((struct fake *)ctx)->signal_lock == addr;
 }
 
-static bool fake_sem_taken(void *ctx, uint64_t addr)
+static bool fake_lock_taken(void *ctx, uint64_t addr, uint32_t kind)
 {
 	struct fake *f = ctx;
 	size_t i;
@@ -117,7 +117,7 @@ static void init(struct detector *d, struct fake *f, bool deep)
 	struct detect_reader r = {.thread_state = fake_thread_state,
 				  .lock_owner = fake_lock_owner,
 				  .signal_lock = fake_signal_lock,
-				  .sem_taken = fake_sem_taken,
+				  .lock_taken = fake_lock_taken,
 				  .gil_holder = fake_gil_holder,
 				  .head_lock = fake_head_lock,
 				  .now_ns = fake_now,

@@ -57,6 +57,8 @@ static int register_target(struct gilwatch_bpf *skel, const struct gw_target *t,
 	}
 	cfg.gc_stats = t->gc_stats;
 	cfg.deep = deep;
+	cfg.py_true = t->py_true;
+	cfg.py_none = t->py_none;
 	if (!t->absent[PY_PROBE_FRAMES_HEAD_LOCK])
 		cfg.head_lock_sites |= 1u << GW_API_CURRENT_FRAMES;
 	if (!t->absent[PY_PROBE_EXCEPTIONS_HEAD_LOCK])

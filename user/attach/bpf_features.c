@@ -40,6 +40,14 @@ static const struct {
     {.prog = "gw_sem_try_exit", .feature = GW_FEATURE_DEEP},
     {.prog = "gw_sem_post_enter", .feature = GW_FEATURE_DEEP},
     {.prog = "gw_sem_init", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_park_enter", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_park_exit", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_lock_acquire_enter", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_lock_acquire_exit", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_lock_release", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_rlock_release", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_lock_created", .feature = GW_FEATURE_DEEP},
+    {.prog = "gw_lock_freed", .feature = GW_FEATURE_DEEP},
 };
 
 #define GW_REASON_MAX 256

@@ -94,6 +94,27 @@ int probe_plan__attach(struct gilwatch_bpf *skel, const struct gw_target *t, pid
 	    {PY_PROBE_SEM_TRYWAIT, skel->progs.gw_sem_try_enter, skel->progs.gw_sem_try_exit},
 	    {PY_PROBE_SEM_POST, skel->progs.gw_sem_post_enter, NULL},
 	    {PY_PROBE_LOCK_ALLOC, skel->progs.gw_sem_init, NULL},
+	    {PY_PROBE_PARK, skel->progs.gw_park_enter, skel->progs.gw_park_exit},
+	    {PY_PROBE_LOCK_ACQUIRE, skel->progs.gw_lock_acquire_enter,
+	     skel->progs.gw_lock_acquire_exit},
+	    {PY_PROBE_LOCK_ENTER, skel->progs.gw_lock_acquire_enter,
+	     skel->progs.gw_lock_acquire_exit},
+	    {PY_PROBE_LOCK_RELEASE, skel->progs.gw_lock_release, NULL},
+	    {PY_PROBE_LOCK_EXIT, skel->progs.gw_lock_release, NULL},
+	    {PY_PROBE_LOCK_NEW, NULL, skel->progs.gw_lock_created},
+	    {PY_PROBE_ALLOCATE_LOCK, NULL, skel->progs.gw_lock_created},
+	    {PY_PROBE_LOCK_DEALLOC, skel->progs.gw_lock_freed, NULL},
+	    {PY_PROBE_RLOCK_ACQUIRE, skel->progs.gw_lock_acquire_enter,
+	     skel->progs.gw_lock_acquire_exit},
+	    {PY_PROBE_RLOCK_ENTER, skel->progs.gw_lock_acquire_enter,
+	     skel->progs.gw_lock_acquire_exit},
+	    {PY_PROBE_RLOCK_RELEASE, skel->progs.gw_rlock_release, NULL},
+	    {PY_PROBE_RLOCK_EXIT, skel->progs.gw_rlock_release, NULL},
+	    {PY_PROBE_RLOCK_RESTORE, skel->progs.gw_lock_acquire_enter,
+	     skel->progs.gw_lock_acquire_exit},
+	    {PY_PROBE_RLOCK_SAVE, skel->progs.gw_lock_release, NULL},
+	    {PY_PROBE_RLOCK_NEW, NULL, skel->progs.gw_lock_created},
+	    {PY_PROBE_RLOCK_DEALLOC, skel->progs.gw_lock_freed, NULL},
 	};
 	int err = 0, probe, stripped = 0;
 	struct elf_file ef;
@@ -130,6 +151,9 @@ int probe_plan__attach(struct gilwatch_bpf *skel, const struct gw_target *t, pid
 					      plan[i].enter, plan[i].exit);
 			found->method[probe] =
 			    python_binary ? elf_symbol__method(&t->sym[probe]) : "libc";
+		} else if (t->absent[probe] == PROBE_SHARED_FUNCTION) {
+			found->method[probe] =
+			    python_probes[python_probes[probe].lock->shares].name;
 		} else if (probe == PY_PROBE_GC && t->gc_usdt) {
 			err = attach_gc_usdt(skel, l, t, pid);
 			found->method[probe] = "usdt";

@@ -15,7 +15,7 @@
 struct bpf_link;
 struct gilwatch_bpf;
 
-#define GW_MAX_LINKS 48
+#define GW_MAX_LINKS 64
 #define GW_REASON_LEN 96
 
 struct probe_links {

@@ -90,6 +90,7 @@ static void classify(struct gilwatch_bpf *skel, const struct gw_target *t, struc
 			v->activity = TV_LOCK_WAIT;
 			v->lock = ts.lock_wait_addr;
 			v->since_ns = ts.lock_wait_start;
+			v->lock_is_mutex = ts.lock_wait_parked;
 			return;
 		}
 	}
@@ -126,7 +127,8 @@ static int view_thread(pid_t tid, void *ctx)
 	read_task_syscall(r->t->pid, v);
 	classify(r->skel, r->t, v, r->gil_holder, state);
 	/* A PyMutex waiter is named by the mutex, not its parking semaphore. */
-	if (v->lock && (v->activity == TV_LOCK_WAIT || v->activity == TV_FUTEX))
+	if (v->lock && !v->lock_is_mutex &&
+	    (v->activity == TV_LOCK_WAIT || v->activity == TV_FUTEX))
 		v->lock = parking_lot__mutex(r->t, v->lock);
 	return ++r->n == r->max;
 }

@@ -34,6 +34,7 @@ struct thread_view {
 	bool shared;	    /* a process-shared futex: another process may wake it */
 	bool stopped;	    /* SIGSTOP'ed or held by a debugger (state T or t) */
 	uint64_t lock;	    /* TV_LOCK_WAIT/TV_FUTEX: the address waited on */
+	bool lock_is_mutex; /* lock is the PyMutex itself, not where its waiter sleeps */
 	uint64_t since_ns;  /* CLOCK_MONOTONIC start of a GIL or lock wait, 0 if unknown */
 	uint64_t cpu_ticks; /* utime + stime */
 };

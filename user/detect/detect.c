@@ -31,8 +31,8 @@ const char *detector__lock_name(enum lock_kind kind, uint64_t addr, char *buf, s
 	return buf;
 }
 
-/* --deep: the holder of a semaphore-based lock, 0 if it cannot be told:
- * its last acquirer, while the semaphore is taken.
+/* --deep: the holder of a lock, 0 if it cannot be told: its last
+ * acquirer, while the lock is taken.
  */
 static uint32_t lock_holder(struct detector *d, uint64_t addr, uint32_t waiter)
 {
@@ -47,7 +47,7 @@ static uint32_t lock_holder(struct detector *d, uint64_t addr, uint32_t waiter)
 	 */
 	if (addr != d->head_lock && (owner.tid == waiter || r->signal_lock(r->ctx, addr)))
 		return 0;
-	return r->sem_taken(r->ctx, addr) ? owner.tid : 0;
+	return r->lock_taken(r->ctx, addr, owner.kind) ? owner.tid : 0;
 }
 
 struct collect {
@@ -166,7 +166,8 @@ static size_t collect_waiters(struct detector *d, const uint32_t *tids, size_t n
 		lock_owners_from_snapshot(d, w, n);
 	for (i = 0; i < n; i++)
 		unheld |= w[i].kind == LOCK_HEAD && !w[i].holder;
-	if (!unheld || !d->head_lock || !d->reader.sem_taken(d->reader.ctx, d->head_lock)) {
+	if (!unheld || !d->head_lock ||
+	    !d->reader.lock_taken(d->reader.ctx, d->head_lock, GW_LOCK_SEMAPHORE)) {
 		d->look.at_ns = 0;
 		return n;
 	}

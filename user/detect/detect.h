@@ -33,8 +33,10 @@ struct detect_reader {
 	 * acquirer: a signal (Condition, Event, queue), not a mutex.
 	 */
 	bool (*signal_lock)(void *ctx, uint64_t addr);
-	/* The semaphore at addr is taken (its value is 0). */
-	bool (*sem_taken)(void *ctx, uint64_t addr);
+	/* The lock at addr, of enum gw_lock_kind, is taken: a semaphore's
+	 * value is 0, a PyMutex's locked bit set.
+	 */
+	bool (*lock_taken)(void *ctx, uint64_t addr, uint32_t kind);
 	/* The GIL's holder, 0 if it is free or unknown. */
 	pid_t (*gil_holder)(void *ctx);
 	/* HEAD_LOCK's semaphore, 0 if it is none (3.13+) or unknown. */

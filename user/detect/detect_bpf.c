@@ -16,7 +16,7 @@ static int thread_state(void *ctx, uint32_t tid, struct gw_thread_state *out)
 				 0))
 		return -ENOENT;
 	/* A PyMutex waiter is named by the mutex, not its parking semaphore. */
-	if (out->lock_wait_addr)
+	if (out->lock_wait_addr && !out->lock_wait_parked)
 		out->lock_wait_addr = parking_lot__mutex_cached(
 		    &b->parked, b->target, tid, out->lock_wait_addr, out->lock_wait_start);
 	return 0;
@@ -41,12 +41,17 @@ static bool signal_lock(void *ctx, uint64_t addr)
 				     sizeof(value), 0);
 }
 
-/* glibc new_sem: the value is the low 32 bits of its first word. */
-static bool sem_taken(void *ctx, uint64_t addr)
+/* glibc new_sem: the value is the low 32 bits of its first word; a
+ * PyMutex: bit 0 of its byte.
+ */
+static bool lock_taken(void *ctx, uint64_t addr, uint32_t kind)
 {
 	struct detect_bpf *b = ctx;
-	uint32_t value;
+	uint32_t value = 0;
+	uint8_t bits = 0;
 
+	if (kind == GW_LOCK_PYMUTEX)
+		return !proc__read_mem(b->target->pid, addr, &bits, sizeof(bits)) && (bits & 1);
 	return !proc__read_mem(b->target->pid, addr, &value, sizeof(value)) && value == 0;
 }
 
@@ -79,7 +84,7 @@ struct detect_reader detect_bpf__reader(struct detect_bpf *b, struct gilwatch_bp
 	return (struct detect_reader){.thread_state = thread_state,
 				      .lock_owner = lock_owner,
 				      .signal_lock = signal_lock,
-				      .sem_taken = sem_taken,
+				      .lock_taken = lock_taken,
 				      .gil_holder = gil_holder,
 				      .head_lock = head_lock,
 				      .now_ns = now_ns,

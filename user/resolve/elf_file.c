@@ -20,6 +20,8 @@ const char *elf_symbol__method(const struct elf_symbol *sym)
 		return "debuginfo";
 	case ELF_SYM_DISASM:
 		return "disasm";
+	case ELF_SYM_METHOD_TABLE:
+		return "method_table";
 	default:
 		return "dynsym";
 	}
@@ -492,5 +494,19 @@ int elf_file__function_range(struct elf_file *ef, uint64_t vaddr, uint64_t *star
 	*start = lo_start;
 	*end = ENTRY_START(lo + 1);
 #undef ENTRY_START
+	return 0;
+}
+
+int elf_file__function_at(struct elf_file *ef, uint64_t vaddr, enum elf_sym_source source,
+			  struct elf_symbol *sym)
+{
+	uint64_t start, end;
+
+	if (!vaddr || elf_file__function_range(ef, vaddr, &start, &end) || start != vaddr ||
+	    elf_file__vaddr_to_offset(ef, vaddr, &sym->file_offset))
+		return -ENOENT;
+	sym->vaddr = vaddr;
+	sym->size = end - start;
+	sym->source = source;
 	return 0;
 }

@@ -14,6 +14,7 @@ enum elf_sym_source {
 	ELF_SYM_GNU_DEBUGDATA, /* .symtab of the embedded MiniDebugInfo */
 	ELF_SYM_DEBUGINFO,     /* .symtab of a separate debug file (build-id) */
 	ELF_SYM_DISASM,	       /* recovered from an exported caller's code */
+	ELF_SYM_METHOD_TABLE,  /* a type's method table or slots (lock_type.h) */
 };
 
 struct elf_symbol {
@@ -72,5 +73,10 @@ int elf_file__usdt_pc(struct elf_file *ef, const char *provider, const char *nam
  * disassembly points into. -ENOENT if no FDE covers vaddr.
  */
 int elf_file__function_range(struct elf_file *ef, uint64_t vaddr, uint64_t *start, uint64_t *end);
+/* sym for the function that starts at vaddr, its bounds from its CFI, found
+ * the way source says; -ENOENT if no function starts there.
+ */
+int elf_file__function_at(struct elf_file *ef, uint64_t vaddr, enum elf_sym_source source,
+			  struct elf_symbol *sym);
 
 #endif

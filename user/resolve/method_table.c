@@ -94,18 +94,10 @@ int method_table__callee(struct elf_file *ef, const char *method, const char *ma
 			 const char *check_method, const char *check_fn, struct elf_symbol *sym)
 {
 	struct elf_symbol check;
-	uint64_t fn, start, end;
 
 	/* The same way must lead to the exported sibling. */
 	if (elf_file__find_symbol(ef, check_fn, &check) ||
 	    implementation(ef, check_method, marker) != check.vaddr)
 		return -ENOENT;
-	fn = implementation(ef, method, marker);
-	if (!fn || elf_file__function_range(ef, fn, &start, &end) ||
-	    elf_file__vaddr_to_offset(ef, fn, &sym->file_offset))
-		return -ENOENT;
-	sym->vaddr = fn;
-	sym->size = end - start;
-	sym->source = ELF_SYM_DISASM;
-	return 0;
+	return elf_file__function_at(ef, implementation(ef, method, marker), ELF_SYM_DISASM, sym);
 }

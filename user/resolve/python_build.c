@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "debug_offsets.h"
+#include "lock_type.h"
 #include "python_build.h"
 
 /* What a recovered function must call is what it does itself in every
@@ -31,8 +32,34 @@ static const struct python_method_hint exceptions_method = {.method = "_current_
 							    .check_method = "_current_frames",
 							    .check_fn = "_PyThread_CurrentFrames"};
 
-/* The probe plan, identical for 3.10-3.13 (docs/probes.md): what each probe
- * hooks and how it falls back when a build lacks the symbol.
+#define LOCK_ANCHOR "locked_lock"    /* only _thread.lock has it */
+#define RLOCK_ANCHOR "_release_save" /* only _thread.RLock has it */
+static const struct python_lock_function
+    lock_acquire = {.anchor = LOCK_ANCHOR, .method = "acquire"},
+    lock_enter = {.anchor = LOCK_ANCHOR, .method = "__enter__", .shares = PY_PROBE_LOCK_ACQUIRE},
+    lock_release = {.anchor = LOCK_ANCHOR, .method = "release"},
+    lock_exit = {.anchor = LOCK_ANCHOR, .method = "__exit__", .shares = PY_PROBE_LOCK_RELEASE},
+    lock_new = {.anchor = LOCK_ANCHOR, .slot = LOCK_TYPE_TP_NEW},
+    lock_dealloc = {.anchor = LOCK_ANCHOR, .slot = LOCK_TYPE_TP_DEALLOC},
+    allocate_lock = {.anchor = "allocate_lock", .method = "allocate_lock"},
+    rlock_acquire = {.anchor = RLOCK_ANCHOR, .method = "acquire", .rlock = true},
+    rlock_enter = {.anchor = RLOCK_ANCHOR,
+		   .method = "__enter__",
+		   .rlock = true,
+		   .shares = PY_PROBE_RLOCK_ACQUIRE},
+    rlock_release = {.anchor = RLOCK_ANCHOR, .method = "release", .rlock = true},
+    rlock_exit = {.anchor = RLOCK_ANCHOR,
+		  .method = "__exit__",
+		  .rlock = true,
+		  .shares = PY_PROBE_RLOCK_RELEASE},
+    rlock_restore = {.anchor = RLOCK_ANCHOR, .method = "_acquire_restore", .rlock = true},
+    rlock_save = {.anchor = RLOCK_ANCHOR, .method = "_release_save", .rlock = true},
+    rlock_new = {.anchor = RLOCK_ANCHOR, .slot = LOCK_TYPE_TP_NEW, .rlock = true},
+    rlock_dealloc = {.anchor = RLOCK_ANCHOR, .slot = LOCK_TYPE_TP_DEALLOC, .rlock = true};
+
+/* The probe plan for 3.10-3.15 (docs/probes.md): what each probe hooks and
+ * how it falls back when a build lacks the symbol; the PyMutex lock probes
+ * only where the lock types are PyMutexes.
  */
 const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
     [PY_PROBE_GC] = {.name = "gc",
@@ -77,7 +104,35 @@ const struct python_probe_spec python_probes[PY_PROBE_COUNT] = {
 			     .symbol = "sem_init",
 			     .deep = true,
 			     .libc = true},
+    [PY_PROBE_PARK] = {.name = "park", .symbol = "_PySemaphore_Wait", .deep = true},
+    [PY_PROBE_LOCK_ACQUIRE] = {.name = "lock_acquire", .deep = true, .lock = &lock_acquire},
+    [PY_PROBE_LOCK_ENTER] = {.name = "lock_enter", .deep = true, .lock = &lock_enter},
+    [PY_PROBE_LOCK_RELEASE] = {.name = "lock_release", .deep = true, .lock = &lock_release},
+    [PY_PROBE_LOCK_EXIT] = {.name = "lock_exit", .deep = true, .lock = &lock_exit},
+    [PY_PROBE_LOCK_NEW] = {.name = "lock_new", .deep = true, .lock = &lock_new},
+    [PY_PROBE_ALLOCATE_LOCK] = {.name = "allocate_lock", .deep = true, .lock = &allocate_lock},
+    [PY_PROBE_LOCK_DEALLOC] = {.name = "lock_dealloc", .deep = true, .lock = &lock_dealloc},
+    [PY_PROBE_RLOCK_ACQUIRE] = {.name = "rlock_acquire", .deep = true, .lock = &rlock_acquire},
+    [PY_PROBE_RLOCK_ENTER] = {.name = "rlock_enter", .deep = true, .lock = &rlock_enter},
+    [PY_PROBE_RLOCK_RELEASE] = {.name = "rlock_release", .deep = true, .lock = &rlock_release},
+    [PY_PROBE_RLOCK_EXIT] = {.name = "rlock_exit", .deep = true, .lock = &rlock_exit},
+    [PY_PROBE_RLOCK_RESTORE] = {.name = "rlock_acquire_restore",
+				.deep = true,
+				.lock = &rlock_restore},
+    [PY_PROBE_RLOCK_SAVE] = {.name = "rlock_release_save", .deep = true, .lock = &rlock_save},
+    [PY_PROBE_RLOCK_NEW] = {.name = "rlock_new", .deep = true, .lock = &rlock_new},
+    [PY_PROBE_RLOCK_DEALLOC] = {.name = "rlock_dealloc", .deep = true, .lock = &rlock_dealloc},
 };
+
+bool python_build__pymutex_lock(const struct python_build *b)
+{
+	return b->major == 3 && (b->minor > 13 || (b->minor == 13 && b->micro >= 1));
+}
+
+bool python_build__pymutex_rlock(const struct python_build *b)
+{
+	return b->major == 3 && b->minor >= 14;
+}
 
 const char *const head_lock_calls[] = {"PyThread_acquire_lock", "PyThread_acquire_lock_timed",
 				       NULL};

@@ -28,6 +28,23 @@ enum python_probe {
 	PY_PROBE_SEM_TRYWAIT, /* --deep: uncontended lock acquisitions */
 	PY_PROBE_SEM_POST,    /* --deep: lock releases */
 	PY_PROBE_LOCK_ALLOC,  /* --deep: where locks are created (sem_init) */
+	/* --deep, threading locks that are PyMutexes (lock_type.h) */
+	PY_PROBE_PARK,	       /* _PySemaphore_Wait(): a parked, blocking acquisition */
+	PY_PROBE_LOCK_ACQUIRE, /* _thread.lock: acquire */
+	PY_PROBE_LOCK_ENTER,   /* __enter__: acquire's function up to 3.14 */
+	PY_PROBE_LOCK_RELEASE,
+	PY_PROBE_LOCK_EXIT,
+	PY_PROBE_LOCK_NEW,	/* threading.Lock() */
+	PY_PROBE_ALLOCATE_LOCK, /* _thread.allocate_lock(): Condition's waiters */
+	PY_PROBE_LOCK_DEALLOC,	/* freed, maybe still locked (a Condition's waiter) */
+	PY_PROBE_RLOCK_ACQUIRE, /* _thread.RLock */
+	PY_PROBE_RLOCK_ENTER,
+	PY_PROBE_RLOCK_RELEASE,
+	PY_PROBE_RLOCK_EXIT,
+	PY_PROBE_RLOCK_RESTORE, /* _acquire_restore: Condition.wait takes it back */
+	PY_PROBE_RLOCK_SAVE,	/* _release_save: Condition.wait lets it go */
+	PY_PROBE_RLOCK_NEW,
+	PY_PROBE_RLOCK_DEALLOC,
 	PY_PROBE_COUNT,
 };
 
@@ -47,6 +64,18 @@ struct python_method_hint {
 	const char *method, *marker, *check_method, *check_fn;
 };
 
+/* A function of a threading lock type, from its method table or slots
+ * (lock_type.h); rlock: a _thread.RLock function, else a _thread.lock one.
+ * A method may be another's function (__enter__ is acquire's up to 3.14,
+ * a clinic wrapper of its own in 3.15): shares names that probe, 0 none.
+ */
+struct python_lock_function {
+	const char *anchor, *method;
+	int slot;
+	bool rlock;
+	int shares;
+};
+
 struct python_probe_spec {
 	const char *name;			 /* shown to users */
 	const char *symbol;			 /* function to probe */
@@ -55,6 +84,7 @@ struct python_probe_spec {
 	bool libc;				 /* symbol is in libc, not the Python ELF */
 	const struct python_recovery *recovery;	 /* stripped builds; NULL: none */
 	const struct python_method_hint *method; /* stripped builds; NULL: none */
+	const struct python_lock_function *lock; /* instead of symbol */
 };
 
 /* What HEAD_LOCK calls on 3.10-3.12 (LTO may inline the first into the
@@ -71,6 +101,12 @@ struct python_build {
 	bool free_threaded;  /* 3.13t+: refused (docs/probes.md) */
 	bool layout_unknown; /* 3.13+ whose _Py_DebugOffsets layout is not known */
 };
+
+/* threading.Lock is a PyMutex from 3.13.1 (CPython gh-117721), RLock from
+ * 3.14; before, both are PyThread_type_locks (semaphores).
+ */
+bool python_build__pymutex_lock(const struct python_build *b);
+bool python_build__pymutex_rlock(const struct python_build *b);
 
 extern const struct python_probe_spec python_probes[PY_PROBE_COUNT];
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "proc.h"
 #include "symbol_ladder.h"
+#include "lock_type.h"
 #include "method_table.h"
 #include "target.h"
 
@@ -173,6 +174,17 @@ static void resolve_head_lock_sites(struct gw_target *t, struct elf_file *ef)
 	}
 }
 
+/* A threading lock type's function, where that type is a PyMutex. */
+static enum probe_absence resolve_lock_function(struct gw_target *t, struct elf_file *ef,
+						const struct python_lock_function *f,
+						struct elf_symbol *sym)
+{
+	if (!(f->rlock ? python_build__pymutex_rlock : python_build__pymutex_lock)(&t->build))
+		return PROBE_SEMAPHORE_LOCK;
+	return lock_type__function(ef, f->anchor, f->method, f->slot, sym) ? PROBE_NOT_FOUND
+									   : PROBE_PRESENT;
+}
+
 /* The Python ELF's probe functions down the symbol ladder, debug files
  * looked up in the target's root, then the host's. USDT comes before a
  * disassembly for GC: exact start and done, whatever the compiler split.
@@ -203,6 +215,18 @@ static void resolve_python_symbols(struct gw_target *t, struct elf_file *ef)
 		}
 		if (p->libc)
 			continue;
+		if (p->lock) {
+			t->absent[i] = resolve_lock_function(t, ef, p->lock, &t->sym[i]);
+			/* One uprobe per function: its probe covers this method. */
+			if (!t->absent[i] && p->lock->shares && !t->absent[p->lock->shares] &&
+			    t->sym[p->lock->shares].vaddr == t->sym[i].vaddr)
+				t->absent[i] = PROBE_SHARED_FUNCTION;
+			continue;
+		}
+		if (i == PY_PROBE_PARK && !python_build__pymutex_lock(&t->build)) {
+			t->absent[i] = PROBE_SEMAPHORE_LOCK;
+			continue;
+		}
 		t->absent[i] = symbol_ladder__find(&l, p->symbol, r ? r->callers : NULL,
 						   r ? r->calls : NULL, &t->sym[i]) &&
 				       (!p->method || method_table__callee(
@@ -291,6 +315,10 @@ int target__open(struct gw_target *t, pid_t pid)
 	name_gc_from_usdt(t, &ef);
 	if (!elf_file__find_symbol(&ef, "PyCode_Type", &sym))
 		t->code_type = t->python_bias + sym.vaddr;
+	if (!elf_file__find_symbol(&ef, "_Py_TrueStruct", &sym))
+		t->py_true = t->python_bias + sym.vaddr;
+	if (!elf_file__find_symbol(&ef, "_Py_NoneStruct", &sym))
+		t->py_none = t->python_bias + sym.vaddr;
 	if (!elf_file__find_symbol(&ef, "_PyRuntime", &runtime)) {
 		t->runtime = t->python_bias + runtime.vaddr;
 		t->gil = resolve_gil(t, t->python_bias + runtime.vaddr);
@@ -434,7 +462,17 @@ int target__threads(const struct gw_target *t, struct target_thread *out, unsign
 
 void target__absence(const struct gw_target *t, int probe, bool stripped, char *buf, size_t len)
 {
+	const struct python_lock_function *lock = python_probes[probe].lock;
 	const char *what = python_probes[probe].symbol;
+	char name[64];
+
+	if (lock) {
+		snprintf(name, sizeof(name), "_thread.%s %s", lock->rlock ? "RLock" : "lock",
+			 lock->slot == LOCK_TYPE_TP_NEW	      ? "tp_new"
+			 : lock->slot == LOCK_TYPE_TP_DEALLOC ? "tp_dealloc"
+							      : lock->method);
+		what = name;
+	}
 
 	switch (t->absent[probe]) {
 	case PROBE_PRESENT:
@@ -457,6 +495,14 @@ void target__absence(const struct gw_target *t, int probe, bool stripped, char *
 		break;
 	case PROBE_NO_HEAD_LOCK_CALL:
 		snprintf(buf, len, "no HEAD_LOCK call found in %s", what);
+		break;
+	case PROBE_SHARED_FUNCTION:
+		snprintf(buf, len, "%s's function", python_probes[lock->shares].name);
+		break;
+	case PROBE_SEMAPHORE_LOCK:
+		snprintf(buf, len, "threading.%s is a semaphore before %s: sem_* probes",
+			 lock && lock->rlock ? "RLock" : "Lock",
+			 lock && lock->rlock ? "3.14" : "3.13.1");
 		break;
 	}
 }

@@ -21,6 +21,8 @@ enum probe_absence {
 	PROBE_CONDVAR_UNKNOWN,	 /* glibc's condvar wait not recognized */
 	PROBE_HEAD_LOCK_PYMUTEX, /* 3.13+: HEAD_LOCK is no semaphore */
 	PROBE_NO_HEAD_LOCK_CALL, /* no HEAD_LOCK call inside the function */
+	PROBE_SEMAPHORE_LOCK,	 /* the lock type is no PyMutex here: sem_* probes */
+	PROBE_SHARED_FUNCTION,	 /* the function of another probe (lock->shares) */
 };
 
 struct gw_target {
@@ -35,10 +37,11 @@ struct gw_target {
 	/* Per probe: where it attaches, or why it cannot. */
 	struct elf_symbol sym[PY_PROBE_COUNT];
 	enum probe_absence absent[PY_PROBE_COUNT];
-	int gc_usdt;	    /* USDT python:gc__start/gc__done present */
-	uint64_t runtime;   /* _PyRuntime */
-	uint64_t code_type; /* PyCode_Type, to tell code objects from garbage */
-	uint64_t gil;	    /* runtime address of the main GIL's state, 0 if unknown */
+	int gc_usdt;		   /* USDT python:gc__start/gc__done present */
+	uint64_t runtime;	   /* _PyRuntime */
+	uint64_t code_type;	   /* PyCode_Type, to tell code objects from garbage */
+	uint64_t py_true, py_none; /* _Py_TrueStruct, _Py_NoneStruct */
+	uint64_t gil;		   /* runtime address of the main GIL's state, 0 if unknown */
 	/* Where _PyRuntime.interpreters.mutex lives, 0 if not a semaphore. Read
 	 * it when needed: startup may replace the lock it points to.
 	 */
