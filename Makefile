@@ -173,9 +173,14 @@ kernel-matrix: $(OUTPUT)/gilwatch $(OUTPUT)/tests/bpf_budget
 # (bench/dump_results.json, ~1 min). bench-smoke: < 60 s, keeps it working (CI);
 # its figures (build/bench-smoke.json) are not judged.
 .PHONY: bench bench-smoke
-bench: $(OUTPUT)/gilwatch
+# The newest Pythons too: GIL churn and the service workload on Debian
+# unstable's 3.14 and 3.15 (bench/results-3.1X.json).
+BENCH_NEW := stat-1thread,stat-4threads,pipeline
+bench: $(OUTPUT)/gilwatch $(SID_READY)
 	$(PY) bench/bench.py --gilwatch $(OUTPUT)/gilwatch
 	$(PY) bench/dump_bench.py --gilwatch $(OUTPUT)/gilwatch
+	for v in 3.14 3.15; do $(PY) bench/bench.py --gilwatch $(OUTPUT)/gilwatch --only $(BENCH_NEW) \
+		--python $(SID)/bin/python$$v --out bench/results-$$v.json || exit 1; done
 
 bench-smoke: $(OUTPUT)/gilwatch
 	$(PY) bench/bench.py --smoke --gilwatch $(OUTPUT)/gilwatch
