@@ -165,7 +165,7 @@ integration: $(OUTPUT)/gilwatch $(SID_READY)
 # tests/kernels/guest_checks.py in each (tests/kernels/README.md); kernels
 # and virtme-ng cached in build/kernels/.
 .PHONY: kernel-matrix
-kernel-matrix: $(OUTPUT)/gilwatch $(OUTPUT)/tests/bpf_budget
+kernel-matrix: $(OUTPUT)/gilwatch $(OUTPUT)/tests/bpf_budget $(SID_READY)
 	$(PY) tests/kernels/matrix.py --gilwatch $(OUTPUT)/gilwatch
 
 # Overhead benchmark (bench/README.md): the table on stdout, every figure in

@@ -6,8 +6,8 @@
  * its caller, with no call to probe; every Python call of a lock method
  * goes through the type's method table, though (lock_type.h): acquire's
  * return tells who took which lock, release's entry that it is free. A
- * blocking acquisition parks: that is the wait, named by the mutex. The lock types keep the mutex
- * right after the object header.
+ * blocking acquisition parks: that is the wait, named by the mutex. The
+ * lock types keep the mutex right after the object header.
  */
 #ifndef GW_PYMUTEX_LOCKS_BPF_H
 #define GW_PYMUTEX_LOCKS_BPF_H

@@ -3,8 +3,9 @@
 
 Real gilwatch runs against real interpreters, through the integration
 suite's own helpers and tests (tests/integration): a GC count, a deadlock
-verdict, a stack dump, the agent's /metrics, and build/tests/bpf_budget (a
-missing one fails). Prints `uname -r`, then one PASS/FAIL line per check;
+verdict, a stack dump, --deep's lock order on 3.14 and a dump on 3.15 (Debian
+unstable's, in their own root), the agent's /metrics, and
+build/tests/bpf_budget (a missing one fails). Prints `uname -r`, then one PASS/FAIL line per check;
 writes everything to OUT/result.json (the guest's console carries no exit
 status) and exits 1 if any check failed.
 """
@@ -23,10 +24,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import agent_tests  # noqa: E402
 import run  # noqa: E402
-from harness import Failure, Watch, check, events_of, pyenv_python, summary_of  # noqa: E402
+from harness import (Failure, Watch, check, debian_sid, events_of, pyenv_python,  # noqa: E402
+                     summary_of)
 
 PY312 = pyenv_python("3.12.1")
 PY311 = pyenv_python("3.11.7")
+# The newest Pythons, stripped, in their own root and mount namespace.
+PY314 = debian_sid("python3.14")
+PY315 = debian_sid("python3.15")
 
 
 def check_gc(gilwatch):
@@ -54,6 +59,20 @@ def check_deadlock():
 def check_dump():
     run.test_dump_call_chain(PY312, "3.12")
     return "a -> b -> c stack of the live worker, and its native stacks"
+
+
+def check_deep_newest():
+    """--deep on 3.14's PyMutex locks: owners through the lock methods, the
+    wait at _PySemaphore_Wait, the lock-order cycle and the deadlock."""
+    run.FREEZE_WITHIN = 20
+    run.test_abba_deep(PY314, "3.14-debian")
+    return "ABBA over threading.Locks on 3.14: deadlock and lock order"
+
+
+def check_dump_newest():
+    """3.15 (frame pointers): Python and native stacks of sleeping threads."""
+    run.test_dump_call_chain(PY315, "3.15-debian")
+    return "a -> b -> c stack on 3.15, and its native stacks"
 
 
 def check_agent(gilwatch):
@@ -97,6 +116,7 @@ def main():
     checks = [("bpf_budget", functools.partial(check_budget, budget, result)),
               ("gc", functools.partial(check_gc, gilwatch)),
               ("deadlock", check_deadlock), ("dump", check_dump),
+              ("deep_3.14", check_deep_newest), ("dump_3.15", check_dump_newest),
               ("agent", functools.partial(check_agent, gilwatch))]
     for name, fn in checks:
         start = time.monotonic()
