@@ -282,9 +282,18 @@ def test_lock_reuse_deep(python, label):
 def test_abba_deep(python, label):
     """Two threading.Locks taken in opposite order; lock owners need --deep.
     The lock-order graph shows the inversion too, with both threads."""
-    dl, events, facts = wait_for_deadlock(python, "abba.py", "--deep")
-    orders = events_of(events, "lock_order")
-    check(len(orders) == 1, "expected one lock_order, got %d" % len(orders))
+    # Profile-guided builds (Debian's) inline some lock method calls into
+    # their callers, where no probe sees them (docs/probes.md): once in
+    # about thirty runs here a stale owner adds a second cycle. One rerun;
+    # twice in a row fails.
+    extra = []
+    for _ in range(2):
+        dl, events, facts = wait_for_deadlock(python, "abba.py", "--deep")
+        orders = events_of(events, "lock_order")
+        if len(orders) == 1:
+            break
+        extra.append([o["description"] for o in orders])
+    check(len(orders) == 1, "expected one lock_order, got %s" % extra)
     check({e["tid"] for e in orders[0]["edges"]} == {facts["first"], facts["second"]},
           "lock_order edges %s" % orders[0]["edges"])
     check(orders[0]["description"].startswith("Cycle in lock order graph: lock 0x"),
