@@ -127,6 +127,17 @@ static __always_inline void lock_released(__u64 addr)
 		held_remove(ts, addr);
 }
 
+/* Thread id took lock, not waiting for it (uncontended, or its wait has
+ * ended): edges from the locks it holds, then it holds this one too.
+ */
+static __always_inline void lock_taken(struct gw_thread_state *ts, __u64 id, __u64 lock,
+				       enum gw_lock_kind kind)
+{
+	note_order(ts, id, lock, false);
+	lock_acquired(id, lock, bpf_ktime_get_ns(), kind);
+	held_add(ts, lock);
+}
+
 /* Set before load: --deep's programs are loaded. Without them the
  * lock-order code of the programs both modes share is dead, and the
  * verifier does not even walk it.

@@ -68,9 +68,7 @@ int BPF_KRETPROBE(gw_sem_try_exit, int ret)
 	if (!ts || !ts->lock_try_addr)
 		return 0;
 	if (ret == 0) {
-		note_order(ts, id, ts->lock_try_addr, false);
-		lock_acquired(id, ts->lock_try_addr, bpf_ktime_get_ns(), GW_LOCK_SEMAPHORE);
-		held_add(ts, ts->lock_try_addr);
+		lock_taken(ts, id, ts->lock_try_addr, GW_LOCK_SEMAPHORE);
 	}
 	ts->lock_try_addr = 0;
 	return 0;

@@ -106,9 +106,7 @@ int BPF_KRETPROBE(gw_lock_acquire_exit, __u64 ret)
 	/* An RLock taken again by its owner is no new acquisition. */
 	if (!ret || (ret != cfg->py_true && ret != cfg->py_none) || still_held(lock, tid))
 		return 0;
-	note_order(ts, id, lock, false);
-	lock_acquired(id, lock, bpf_ktime_get_ns(), GW_LOCK_PYMUTEX);
-	held_add(ts, lock);
+	lock_taken(ts, id, lock, GW_LOCK_PYMUTEX);
 	return 0;
 }
 
